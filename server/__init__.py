@@ -1,0 +1,1 @@
+"""Glimpse web service: JSON API and server-rendered pages."""
