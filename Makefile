@@ -62,11 +62,15 @@ $(NPM_STAMP): client/package.json client/package-lock.json
 collect: setup
 	$(BIN)/python -m pipeline.demo_collection
 
-pipeline: collect
-	@start=$$(date +%s%N); \
-	$(BIN)/kedro run --pipeline ingest; status=$$?; \
-	ms=$$(( ($$(date +%s%N) - start) / 1000000 )); \
-	echo "pipeline step took $$((ms / 1000)).$$(printf '%03d' $$((ms % 1000))) s"; exit $$status
+# The data step of the demo: gather the collection, then run the Kedro pipeline; both skip finished work.
+pipeline: setup
+	@t0=$$(date +%s%N); \
+	$(BIN)/python -m pipeline.demo_collection || exit $$?; \
+	t1=$$(date +%s%N); \
+	$(BIN)/kedro run --pipeline ingest || exit $$?; \
+	t2=$$(date +%s%N); \
+	ms() { printf '%d.%03d' $$(($$1 / 1000000000)) $$(($$1 / 1000000 % 1000)); }; \
+	echo "data step took $$(ms $$((t2 - t0))) s (collection $$(ms $$((t1 - t0))) s, kedro run $$(ms $$((t2 - t1))) s)"
 
 serve: setup
 	$(BIN)/uvicorn server.main:create_app --factory --host $(HOST) --port $(PORT)
