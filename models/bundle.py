@@ -1,0 +1,74 @@
+"""A model bundle: the ONNX files, tokenizer and manifest that the server needs to answer queries.
+
+Layout of a bundle folder::
+
+    manifest.json   spec, dim, version, files, preprocessing, tokenizer settings
+    text.onnx       (input_ids, attention_mask) int64 → embedding, dynamic batch and sequence axes
+    tokenizer.json  `tokenizers` file for text.onnx
+    image.onnx      pixels float32 (n, 3, s, s) → embedding, dynamic batch axis
+
+No torch here: the server reads bundles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    file: str = "text.onnx"
+    tokenizer: str = "tokenizer.json"
+    max_length: int = 256
+    pad_id: int = 0
+    pad_to: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    file: str = "image.onnx"
+    preprocess: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BundleManifest:
+    spec: str
+    dim: int
+    version: str
+    text: TextSpec
+    image: ImageSpec | None
+    extra: dict = field(default_factory=dict)
+
+    def save(self, folder: Path) -> None:
+        (folder / MANIFEST).write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+
+    @classmethod
+    def load(cls, folder: Path) -> BundleManifest:
+        path = Path(folder) / MANIFEST
+        if not path.exists():
+            raise FileNotFoundError(f"no model bundle at {folder} ({MANIFEST} missing)")
+        raw = json.loads(path.read_text())
+        return cls(
+            spec=raw["spec"],
+            dim=int(raw["dim"]),
+            version=raw["version"],
+            text=TextSpec(**raw["text"]),
+            image=ImageSpec(**raw["image"]) if raw.get("image") else None,
+            extra=raw.get("extra", {}),
+        )
+
+
+def content_version(folder: Path, names: list[str]) -> str:
+    """A short hash of the bundle's files: equal files, equal version, on any machine."""
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        digest.update(name.encode())
+        with open(folder / name, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:12]

@@ -1,0 +1,129 @@
+"""The offline default model: ConSE (Norouzi et al., ICLR 2014) over packaged weights.
+
+An image maps to the probability-weighted average of the text embeddings of its top-T ImageNet classes;
+a text maps to its MiniLM embedding. Both land in MiniLM's 384-d space, so text→image search works
+zero-shot with nothing but an ImageNet classifier and a sentence encoder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.bundle import TextSpec
+from models.encoders.base import Encoder, l2_normalise
+from models.encoders.efficientnet_lite import load_efficientnet_lite
+from models.encoders.minilm import MAX_TOKENS, load_minilm
+
+PROMPTS = ("a photo of a {}.",)
+
+
+@dataclass(frozen=True)
+class ConSEConfig:
+    """Defaults chosen with bench/conse_sweep.py on coco-mini (see README, "The model layer"): Lite1 beat
+    Lite0 by ~3 points of R@10 and Lite2 was no better but slower; T between 10 and 50 is flat, T=1 and
+    T=1000 are worse; extra prompt templates changed nothing beyond noise."""
+
+    variant: int = 1
+    top_t: int = 20
+    prompts: tuple[str, ...] = PROMPTS
+
+    @property
+    def spec(self) -> str:
+        return f"conse:lite{self.variant}:T{self.top_t}"
+
+    @classmethod
+    def parse(cls, spec: str) -> ConSEConfig:
+        match = re.fullmatch(r"conse:lite([012]):T(\d+)", spec.strip())
+        if not match:
+            raise ValueError(f"not a ConSE spec: {spec!r} (expected e.g. 'conse:lite0:T10')")
+        return cls(variant=int(match.group(1)), top_t=int(match.group(2)))
+
+
+class ConSEHead(nn.Module):
+    """Class logits → normalised probability-weighted mean of the top-T class embeddings."""
+
+    def __init__(self, class_embeddings: torch.Tensor, top_t: int) -> None:
+        super().__init__()
+        self.register_buffer("class_embeddings", class_embeddings.float())
+        self.top_t = top_t
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        probabilities = logits.softmax(dim=-1)
+        weights, indices = probabilities.topk(self.top_t, dim=-1)
+        mixed = (weights.unsqueeze(-1) * self.class_embeddings[indices]).sum(dim=1)
+        return nn.functional.normalize(mixed, dim=-1)
+
+
+class ConSEImageTower(nn.Module):
+    """Pixels → (ConSE embedding, normalised pooled features), one module so it exports to one ONNX graph.
+
+    The pooled features serve image→image search: on Tux Paint stamp folders they beat the ConSE space
+    (P@5 0.375 vs 0.286 with Lite0; bench/conse_sweep.py), because they keep what the 1000 classes drop.
+    """
+
+    def __init__(self, classifier: nn.Module, head: ConSEHead) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.head = head
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = self.classifier.forward_head(self.classifier.forward_features(pixels), pre_logits=True)
+        logits = self.classifier.get_classifier()(pooled)
+        return self.head(logits), nn.functional.normalize(pooled, dim=-1)
+
+
+def imagenet_class_names() -> list[str]:
+    """open_clip's curated ImageNet names: 4–5 points of R@1 better than raw WordNet lemmas (FACTS.md)."""
+    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
+
+    return list(IMAGENET_CLASSNAMES)
+
+
+class ConSEEncoder(Encoder):
+    """Torch implementation, used for export, evaluation and as the reference for the ONNX graphs."""
+
+    def __init__(self, config: ConSEConfig | None = None) -> None:
+        self.config = config or ConSEConfig()
+        self.spec = self.config.spec
+        torch.set_grad_enabled(False)
+        self.text_model, self.tokenizer = load_minilm()
+        classifier, self.preprocess = load_efficientnet_lite(self.config.variant)
+        self.class_names = imagenet_class_names()
+        self.class_embeddings = self._embed_classes()
+        self.image_model = ConSEImageTower(
+            classifier, ConSEHead(torch.from_numpy(self.class_embeddings), self.config.top_t)
+        ).eval()
+        self.dim = int(self.class_embeddings.shape[1])
+
+    def _embed_classes(self) -> np.ndarray:
+        per_prompt = [self.encode_texts([p.format(name) for name in self.class_names]) for p in self.config.prompts]
+        return l2_normalise(np.mean(per_prompt, axis=0))
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), batch_size):
+            ids, mask = self.tokenizer(texts[start : start + batch_size])
+            out.append(self.text_model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
+
+    @torch.inference_mode()
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return self.image_model(torch.from_numpy(pixels))[0].numpy().astype(np.float32)
+
+    @torch.inference_mode()
+    def image_features(self, pixels: np.ndarray) -> np.ndarray:
+        """The classifier's own pooled features (normalised), the space for image→image search."""
+        return self.image_model(torch.from_numpy(pixels))[1].numpy().astype(np.float32)
+
+    def text_export(self) -> tuple[nn.Module, TextSpec, Path]:
+        return self.text_model, TextSpec(max_length=MAX_TOKENS, pad_id=0), self.tokenizer.tokenizer_file
+
+    def image_export(self) -> nn.Module:
+        return self.image_model

@@ -1,0 +1,77 @@
+"""Retrieval quality: Recall@K for text→image and image→text, ties broken at random."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def ranks_of_positives(scores: np.ndarray, positives: Sequence[set[int]], seed: int = 0) -> np.ndarray:
+    """For each query row, the 0-based rank of its best-ranked positive column.
+
+    Equal scores are ordered at random (a fixed seed keeps results reproducible), so a model that gives
+    many items the same score earns no credit from the order they happen to be stored in.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(scores), dtype=np.int64)
+    for row, (row_scores, wanted) in enumerate(zip(scores, positives, strict=True)):
+        jitter = rng.random(row_scores.shape[0])
+        order = np.lexsort((jitter, -row_scores))  # by score descending, then random
+        hits = np.flatnonzero(np.isin(order, list(wanted)))
+        out[row] = hits[0] if len(hits) else len(order)
+    return out
+
+
+def recall_at(ranks: np.ndarray, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
+    return {f"R@{k}": float(np.mean(ranks < k)) for k in ks}
+
+
+@dataclass(frozen=True)
+class CaptionedSet:
+    """Images with captions (several per image) plus uncaptioned distractors for the gallery."""
+
+    image_paths: list[Path]
+    captions: list[str]
+    caption_image: list[int]  # index into image_paths for each caption
+    distractor_paths: list[Path]
+
+
+def load_coco_captions(folder: Path) -> CaptionedSet:
+    """``../shared/data/coco-mini`` layout: train2017/, distractors/, captions_train2017.json."""
+    data = json.loads((folder / "captions_train2017.json").read_text())
+    images = sorted(data["images"], key=lambda item: item["file_name"])
+    index = {item["id"]: i for i, item in enumerate(images)}
+    captions, owners = [], []
+    for note in sorted(data["annotations"], key=lambda a: (a["image_id"], a["id"])):
+        if note["image_id"] in index:
+            captions.append(note["caption"].strip())
+            owners.append(index[note["image_id"]])
+    return CaptionedSet(
+        image_paths=[folder / "train2017" / item["file_name"] for item in images],
+        captions=captions,
+        caption_image=owners,
+        distractor_paths=sorted((folder / "distractors").glob("*.jpg")),
+    )
+
+
+def text_to_image_recall(
+    text_emb: np.ndarray, gallery_emb: np.ndarray, caption_image: list[int], seed: int = 0
+) -> dict[str, float]:
+    """Each caption a query; its own image (gallery row ``caption_image[i]``) the one positive."""
+    ranks = ranks_of_positives(text_emb @ gallery_emb.T, [{i} for i in caption_image], seed)
+    return recall_at(ranks)
+
+
+def image_to_text_recall(
+    image_emb: np.ndarray, text_emb: np.ndarray, caption_image: list[int], seed: int = 0
+) -> dict[str, float]:
+    """Each captioned image a query; any of its captions a positive."""
+    owned: list[set[int]] = [set() for _ in range(len(image_emb))]
+    for caption, owner in enumerate(caption_image):
+        owned[owner].add(caption)
+    ranks = ranks_of_positives(image_emb @ text_emb.T, owned, seed)
+    return recall_at(ranks)

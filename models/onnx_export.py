@@ -1,0 +1,128 @@
+"""Export an encoder's towers to ONNX (dynamo exporter) and check them against torch.
+
+Export tooling is kept apart from serving: this module imports torch, ``models.runtime`` never does.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.bundle import BundleManifest, ImageSpec, content_version
+from models.encoders.base import Encoder
+
+logger = logging.getLogger(__name__)
+
+
+class _TextForExport(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids, attention_mask)
+
+
+TEXT_OUTPUT = "text_embedding"
+IMAGE_OUTPUTS = ["image_embedding", "image_features"]
+
+
+def export_onnx(
+    module: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    path: Path,
+    names: list[str],
+    outputs: list[str],
+    dynamic: dict,
+) -> None:
+    """One graph, one file (weights inline), with the given dynamic axes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's own chatter about opsets and deprecated flags
+        program = torch.onnx.export(
+            module.eval(),
+            example,
+            dynamo=True,
+            input_names=names,
+            output_names=outputs,
+            dynamic_shapes=dynamic,
+            optimize=True,
+            verbose=False,
+        )
+    program.save(str(path), external_data=False)
+
+
+def export_bundle(encoder: Encoder, folder: Path, with_image: bool = True) -> BundleManifest:
+    """Write text.onnx (+ image.onnx), tokenizer.json and manifest.json into ``folder`` atomically."""
+    text_model, text_spec, tokenizer_file = encoder.text_export()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging.chmod(0o755)
+    try:
+        batch, seq = (
+            torch.export.Dim("batch", min=1, max=4096),
+            torch.export.Dim("seq", min=2, max=text_spec.max_length),
+        )
+        ids, mask = encoder.tokenizer(["an example sentence for export", "two", "three words here"])
+        export_onnx(
+            _TextForExport(text_model),
+            (torch.from_numpy(ids), torch.from_numpy(mask)),
+            staging / text_spec.file,
+            ["input_ids", "attention_mask"],
+            [TEXT_OUTPUT],
+            {"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
+        )
+        shutil.copyfile(tokenizer_file, staging / text_spec.tokenizer)
+        files = [text_spec.file, text_spec.tokenizer]
+        image_spec = None
+        if with_image:
+            image_spec = ImageSpec(preprocess=encoder.preprocess.to_dict())
+            size = encoder.preprocess.size
+            export_onnx(
+                encoder.image_export(),
+                (torch.zeros(2, 3, size, size),),
+                staging / image_spec.file,
+                ["pixels"],
+                IMAGE_OUTPUTS,
+                {"pixels": {0: torch.export.Dim("batch", min=1, max=4096)}},
+            )
+            files.append(image_spec.file)
+        manifest = BundleManifest(
+            spec=encoder.spec,
+            dim=encoder.dim,
+            version=content_version(staging, files),
+            text=text_spec,
+            image=image_spec,
+        )
+        manifest.save(staging)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+        return manifest
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Parity:
+    rows: int
+    min_cosine: float
+    max_abs_diff: float
+
+    def holds(self, threshold: float = 0.9999) -> bool:
+        return self.min_cosine >= threshold
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray) -> Parity:
+    cosine = np.sum(reference * candidate, axis=1) / (
+        np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)
+    )
+    return Parity(len(reference), float(cosine.min()), float(np.abs(reference - candidate).max()))

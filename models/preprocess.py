@@ -1,0 +1,84 @@
+"""Image preprocessing in PIL + numpy, shared by the torch encoders and the ONNX runtime.
+
+One implementation for every path means an image embedded at ingestion (ONNX), at evaluation (torch) or
+uploaded as a query gets exactly the same pixels. No torch import here: the server uses it too.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+_RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+@dataclass(frozen=True)
+class ImagePreprocess:
+    """Resize the short side to ``size / crop_pct``, centre-crop ``size``², scale to [0, 1], normalise."""
+
+    size: int = 224
+    crop_pct: float = 0.875
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    interpolation: str = "bicubic"
+
+    @property
+    def resize_to(self) -> int:
+        return math.floor(self.size / self.crop_pct)
+
+    def __call__(self, image: Image.Image) -> np.ndarray:
+        """A float32 array of shape (3, size, size)."""
+        image = _rgb(image)
+        width, height = image.size
+        scale = self.resize_to / min(width, height)
+        new_size = (max(self.size, round(width * scale)), max(self.size, round(height * scale)))
+        image = image.resize(new_size, _RESAMPLE[self.interpolation])
+        left = (new_size[0] - self.size) // 2
+        top = (new_size[1] - self.size) // 2
+        image = image.crop((left, top, left + self.size, top + self.size))
+        array = np.asarray(image, dtype=np.float32) / 255.0
+        array = (array - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        return np.ascontiguousarray(array.transpose(2, 0, 1))
+
+    def batch(self, images: list[Image.Image]) -> np.ndarray:
+        if not images:
+            return np.zeros((0, 3, self.size, self.size), np.float32)
+        return np.stack([self(image) for image in images])
+
+    def load(self, data: bytes) -> np.ndarray:
+        """Decode image bytes straight to model input; JPEGs decode at a reduced scale when that is enough."""
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (self.resize_to, self.resize_to))
+            return self(ImageOps.exif_transpose(image))
+
+    def to_dict(self) -> dict:
+        return {
+            "size": self.size,
+            "crop_pct": self.crop_pct,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "interpolation": self.interpolation,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ImagePreprocess:
+        return cls(
+            size=int(values["size"]),
+            crop_pct=float(values["crop_pct"]),
+            mean=tuple(values["mean"]),
+            std=tuple(values["std"]),
+            interpolation=values.get("interpolation", "bicubic"),
+        )
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    """RGB with transparency composited on white (cut-outs on white look like catalogue photos)."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image
