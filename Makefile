@@ -67,7 +67,7 @@ pipeline: setup
 	@t0=$$(date +%s%N); \
 	$(BIN)/python -m pipeline.demo_collection || exit $$?; \
 	t1=$$(date +%s%N); \
-	$(BIN)/kedro run --pipeline ingest || exit $$?; \
+	$(BIN)/kedro run || exit $$?; \
 	t2=$$(date +%s%N); \
 	ms() { printf '%d.%03d' $$(($$1 / 1000000000)) $$(($$1 / 1000000 % 1000)); }; \
 	echo "data step took $$(ms $$((t2 - t0))) s (collection $$(ms $$((t1 - t0))) s, kedro run $$(ms $$((t2 - t1))) s)"

@@ -75,3 +75,48 @@ def image_to_text_recall(
         owned[owner].add(caption)
     ranks = ranks_of_positives(image_emb @ text_emb.T, owned, seed)
     return recall_at(ranks)
+
+
+def random_floor(n_queries: int, n_gallery: int, caption_image: list[int], dim: int = 384) -> dict[str, float]:
+    """Recall of random unit vectors: the floor any model must beat."""
+    rng = np.random.default_rng(0)
+    unit = rng.normal(size=(n_queries + n_gallery, dim))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    return text_to_image_recall(unit[:n_queries], unit[n_queries:], caption_image)
+
+
+def evaluate_encoders(
+    text_encoder, image_encoder, coco: Path | None, stamps: list[tuple[Path, str]]
+) -> dict[str, float]:
+    """Recall@1/5/10 of a text + image encoder pair (anything with encode_texts / preprocess + encode_pixels).
+
+    ``coco``: folder in the coco-mini layout (text→image over captioned + distractor images, image→text over
+    the captioned ones). ``stamps``: (image path, description) pairs, each description a query for its image.
+    """
+    metrics: dict[str, float] = {}
+
+    def embed(paths: list[Path]) -> np.ndarray:
+        pixels = [image_encoder.preprocess.load(p.read_bytes()) for p in paths]
+        return np.concatenate(
+            [image_encoder.encode_pixels(np.stack(pixels[i : i + 32])) for i in range(0, len(pixels), 32)]
+        )
+
+    if coco is not None and (coco / "captions_train2017.json").exists():
+        data = load_coco_captions(coco)
+        gallery = embed(data.image_paths + data.distractor_paths)
+        texts = text_encoder.encode_texts(data.captions)
+        for key, value in text_to_image_recall(texts, gallery, data.caption_image).items():
+            metrics[f"coco_t2i_{key}"] = value
+        for key, value in image_to_text_recall(gallery[: len(data.image_paths)], texts, data.caption_image).items():
+            metrics[f"coco_i2t_{key}"] = value
+        for key, value in random_floor(len(texts), len(gallery), data.caption_image).items():
+            metrics[f"coco_t2i_random_{key}"] = value
+        metrics["coco_queries"] = len(texts)
+        metrics["coco_gallery"] = len(gallery)
+    if stamps:
+        gallery = embed([path for path, _ in stamps])
+        texts = text_encoder.encode_texts([text for _, text in stamps])
+        for key, value in text_to_image_recall(texts, gallery, list(range(len(stamps)))).items():
+            metrics[f"stamps_t2i_{key}"] = value
+        metrics["stamps_gallery"] = len(stamps)
+    return metrics

@@ -34,12 +34,14 @@ class ImagePreprocess:
         """A float32 array of shape (3, size, size)."""
         image = _rgb(image)
         width, height = image.size
+        # Resize only the source region that ends up in the centre crop: the same pixels as
+        # resize-then-crop, for ~25 % less resampling work.
         scale = self.resize_to / min(width, height)
-        new_size = (max(self.size, round(width * scale)), max(self.size, round(height * scale)))
-        image = image.resize(new_size, _RESAMPLE[self.interpolation])
-        left = (new_size[0] - self.size) // 2
-        top = (new_size[1] - self.size) // 2
-        image = image.crop((left, top, left + self.size, top + self.size))
+        scaled_w, scaled_h = max(self.size, round(width * scale)), max(self.size, round(height * scale))
+        left, top = (scaled_w - self.size) // 2, (scaled_h - self.size) // 2
+        sx, sy = width / scaled_w, height / scaled_h
+        box = (left * sx, top * sy, (left + self.size) * sx, (top + self.size) * sy)
+        image = image.resize((self.size, self.size), _RESAMPLE[self.interpolation], box=box)
         array = np.asarray(image, dtype=np.float32) / 255.0
         array = (array - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return np.ascontiguousarray(array.transpose(2, 0, 1))

@@ -1,11 +1,16 @@
-"""Project pipelines, by name (``kedro run --pipeline NAME``)."""
+"""Project pipelines, by name (``kedro run --pipeline NAME``); the default runs them all in order."""
 
 from kedro.pipeline import Pipeline
 
-from pipeline.pipelines import ingest
+from pipeline.pipelines import embed, evaluate, ingest, register
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = {"ingest": ingest.create_pipeline()}
+    pipelines = {
+        "ingest": ingest.create_pipeline(),
+        "embed": embed.create_pipeline(),
+        "evaluate": evaluate.create_pipeline(),
+        "register": register.create_pipeline(),
+    }
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

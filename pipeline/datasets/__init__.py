@@ -1,5 +1,6 @@
 """Datasets of our own, used from conf/base/catalog.yml."""
 
+from .json_file import JsonFile
 from .parquet_table import ParquetTable
 
-__all__ = ["ParquetTable"]
+__all__ = ["JsonFile", "ParquetTable"]
