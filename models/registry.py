@@ -127,13 +127,13 @@ class Registry:
             return True, f"version {version} is the first production model"
         if current.version == version:
             return True, f"version {version} is already production"
-        worse = [
-            f"{key} {candidate.metrics.get(_metric_key(key), float('nan')):.4f} < {current.metrics[_metric_key(key)]:.4f}"
-            for key in keys
-            if _metric_key(key) in current.metrics
-            and not candidate.metrics.get(_metric_key(key), float("-inf"))
-            >= current.metrics[_metric_key(key)] - tolerance
-        ]
+        worse = []
+        for key in map(_metric_key, keys):
+            if key not in current.metrics:
+                continue
+            mine, theirs = candidate.metrics.get(key, float("-inf")), current.metrics[key]
+            if not mine >= theirs - tolerance:
+                worse.append(f"{key} {mine:.4f} < {theirs:.4f}")
         if worse:
             return (
                 False,
