@@ -2,12 +2,14 @@
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.runner import ParallelRunner, SequentialRunner
 
+from tests.conftest import SHARED_DATA
 from tests.fixtures.images import encode, photo, truncated_jpeg, write
 
 
@@ -17,6 +19,7 @@ def scratch_project(tmp_path, project_root, monkeypatch):
     shutil.copy(project_root / "pyproject.toml", tmp_path / "pyproject.toml")
     shutil.copytree(project_root / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
     (tmp_path / "conf" / "local").mkdir()
+    (tmp_path / "models" / "onnx").mkdir(parents=True)
     for seed in range(4):
         write(tmp_path / "data/01_raw/demo/set" / f"{seed}.jpg", encode(photo(seed=seed), "JPEG"))
     write(tmp_path / "data/01_raw/demo/broken.jpg", truncated_jpeg())
@@ -58,3 +61,48 @@ def test_root_is_overridable_at_run_time(scratch_project, tmp_path_factory):
     run(scratch_project, ingest={"root": str(elsewhere)})
     images = pd.read_parquet(scratch_project / "data/03_primary/images.parquet")
     assert images["path"].tolist() == ["only.gif"]
+
+
+def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_path_factory, monkeypatch):
+    """ingest → export_onnx → embed → evaluate → register, then a rerun that redoes nothing."""
+    import json
+
+    from models.registry import Registry
+    from tests.fixtures.tiny_clip import TINY_ARCH, tiny_weights
+
+    weights = tiny_weights(tmp_path_factory.mktemp("tiny"))
+    spec = f"open_clip:{TINY_ARCH}:{weights}"
+    coco = SHARED_DATA / "coco-mini"
+    params = {"model": {"spec": spec}, "evaluate": {"coco_root": str(coco)}}
+
+    def run_all():
+        with KedroSession.create(project_path=scratch_project, runtime_params=params) as session:
+            session.run(runner=SequentialRunner())
+
+    run_all()
+    bundle = json.loads((scratch_project / "data/06_models/model_bundle.json").read_text())
+    assert bundle["spec"] == spec and (scratch_project / bundle["folder"] / "text.onnx").exists()
+    embeddings = pd.read_parquet(scratch_project / "data/04_feature/image_embeddings.parquet")
+    images = pd.read_parquet(scratch_project / "data/03_primary/images.parquet")
+    assert sorted(embeddings["image_id"]) == sorted(images["image_id"])
+    assert {len(v) for v in embeddings["embedding"]} == {32}
+    evaluation = json.loads((scratch_project / "data/08_reporting/evaluation.json").read_text())
+    if coco.exists():
+        assert evaluation["metrics"]["coco_queries"] == 400 and evaluation["metrics"]["coco_gallery"] == 160
+    registration = json.loads((scratch_project / "data/06_models/registration.json").read_text())
+    assert registration["production"] == registration["candidate"] == "1"
+    registry = Registry(f"sqlite:///{scratch_project}/data/mlflow/mlflow.db", scratch_project / "data/mlflow/artifacts")
+    assert registry.get("production").bundle_version == bundle["version"]
+
+    stamp = {p: p.stat().st_mtime_ns for p in scratch_project.rglob("*.onnx")}
+    assert len(stamp) == 4  # text + image in the bundle, and their copies in the registry
+    write(scratch_project / "data/01_raw/demo/set/extra.png", encode(photo(seed=77), "PNG"))
+    run_all()
+    assert {p: p.stat().st_mtime_ns for p in scratch_project.rglob("*.onnx")} == stamp  # no re-export
+    again = pd.read_parquet(scratch_project / "data/04_feature/image_embeddings.parquet")
+    assert len(again) == len(embeddings) + 1
+    kept = again[again["image_id"].isin(embeddings["image_id"])].sort_values("image_id", ignore_index=True)
+    np.testing.assert_array_equal(
+        np.stack(kept["embedding"]), np.stack(embeddings.sort_values("image_id")["embedding"])
+    )
+    assert len(registry.versions()) == 1  # same bundle, same registry version

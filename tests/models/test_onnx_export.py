@@ -1,0 +1,109 @@
+"""ONNX bundles: parity with torch on ≥ 200 varied strings and real images, and a torch-free query path."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from models.bundle import BundleManifest
+from models.onnx_export import compare
+from models.runtime import OnnxImageEncoder, OnnxTextEncoder
+from tests.conftest import PROJECT_ROOT, SHARED_DATA
+from tests.fixtures.images import photo
+from tests.fixtures.texts import varied_texts
+
+TEXTS = varied_texts(200)
+
+
+def test_tiny_clip_text_parity(tiny_clip, tiny_bundle):
+    parity = compare(tiny_clip.encode_texts(TEXTS), OnnxTextEncoder(tiny_bundle).encode_texts(TEXTS))
+    assert parity.rows == 200 and parity.holds(0.9999), parity
+
+
+def test_tiny_clip_image_parity_and_dynamic_batch(tiny_clip, tiny_bundle):
+    onnx = OnnxImageEncoder(tiny_bundle)
+    images = [photo(60 + 7 * i, 40 + 3 * i, seed=i) for i in range(5)]
+    for batch in (images[:1], images):
+        parity = compare(tiny_clip.encode_images(batch), onnx.encode_images(batch))
+        assert parity.holds(0.9999), parity
+
+
+def test_default_model_text_parity_on_200_strings(default_encoder, default_bundle):
+    parity = compare(default_encoder.encode_texts(TEXTS), OnnxTextEncoder(default_bundle).encode_texts(TEXTS))
+    assert parity.rows == 200 and parity.holds(0.9999), parity
+
+
+def test_default_model_image_parity_on_real_photos(default_encoder, default_bundle):
+    paths = sorted((SHARED_DATA / "coco-mini" / "train2017").glob("*.jpg"))[:16]
+    if not paths:
+        pytest.skip("coco-mini not present")
+    onnx = OnnxImageEncoder(default_bundle)
+    pixels = np.stack([onnx.preprocess.load(p.read_bytes()) for p in paths])
+    embedding, features = onnx.encode_pixels_and_features(pixels)
+    assert compare(default_encoder.encode_pixels(pixels), embedding).holds(0.9999)
+    assert compare(default_encoder.image_features(pixels), features).holds(0.9999)
+
+
+def test_manifest_records_spec_version_and_preprocessing(default_encoder, default_bundle):
+    manifest = BundleManifest.load(default_bundle)
+    assert manifest.spec == default_encoder.spec and manifest.dim == 384 and len(manifest.version) == 12
+    raw = json.loads((default_bundle / "manifest.json").read_text())
+    assert raw["image"]["preprocess"]["mean"] == [0.5, 0.5, 0.5]
+    assert sorted(p.name for p in default_bundle.iterdir()) == [
+        "image.onnx",
+        "manifest.json",
+        "text.onnx",
+        "tokenizer.json",
+    ]
+
+
+def test_missing_bundle_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="manifest.json"):
+        OnnxTextEncoder(tmp_path)
+
+
+def test_text_query_path_imports_no_torch(default_bundle):
+    """The server's text path: tokenizer + onnxruntime + numpy, in a fresh interpreter."""
+    script = (
+        "import sys\n"
+        "from models.runtime import OnnxTextEncoder\n"
+        f"encoder = OnnxTextEncoder({str(default_bundle)!r})\n"
+        "vector = encoder.encode_texts(['a red car'])\n"
+        "assert vector.shape == (1, 384), vector.shape\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'open_clip', 'timm'))\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_bundle_export_is_atomic(tiny_clip, tmp_path, monkeypatch):
+    """A failing export leaves no half-written bundle behind (and an existing one untouched)."""
+    from models import onnx_export
+
+    target = tmp_path / "bundle"
+    target.mkdir()
+    (target / "manifest.json").write_text("{}")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(onnx_export, "export_onnx", broken)
+    with pytest.raises(RuntimeError, match="exporter crashed"):
+        onnx_export.export_bundle(tiny_clip, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
+    assert (target / "manifest.json").read_text() == "{}"
+
+
+def test_models_package_stays_independent():
+    """DESIGN.md: models imports nothing else of ours."""
+    offenders = []
+    for path in (PROJECT_ROOT / "models").rglob("*.py"):
+        text = path.read_text()
+        for name in ("pipeline", "server", "accessibility"):
+            if f"from {name}" in text or f"import {name}" in text:
+                offenders.append(f"{path.relative_to(PROJECT_ROOT)} imports {name}")
+    assert offenders == []

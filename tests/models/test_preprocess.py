@@ -1,0 +1,36 @@
+import numpy as np
+from PIL import Image
+
+from models.preprocess import ImagePreprocess
+from tests.fixtures.images import encode, photo
+
+
+def test_shape_range_and_centre_crop():
+    pre = ImagePreprocess(size=32, crop_pct=1.0, mean=(0.5,) * 3, std=(0.5,) * 3)
+    wide = Image.new("RGB", (300, 100), (0, 0, 0))
+    wide.paste((255, 255, 255), (100, 0, 200, 100))  # a white centre third
+    out = pre(wide)
+    assert out.shape == (3, 32, 32) and out.dtype == np.float32
+    assert out.min() >= -1.0 and out.max() <= 1.0
+    assert out[:, :, 8:24].mean() > 0.9  # the centre crop sees the white band
+
+
+def test_transparent_pixels_become_white():
+    pre = ImagePreprocess(size=8, crop_pct=1.0)
+    out = pre(Image.new("RGBA", (10, 10), (0, 0, 0, 0)))
+    np.testing.assert_allclose(out, 1.0)
+
+
+def test_bytes_and_image_paths_agree_for_png():
+    pre = ImagePreprocess(size=64, crop_pct=0.875)
+    image = photo(120, 90, seed=3)
+    np.testing.assert_allclose(pre.load(encode(image, "PNG")), pre(image), atol=1e-6)
+
+
+def test_round_trip_dict():
+    pre = ImagePreprocess(size=240, crop_pct=0.882, interpolation="bilinear")
+    assert ImagePreprocess.from_dict(pre.to_dict()) == pre
+
+
+def test_empty_batch():
+    assert ImagePreprocess(size=16).batch([]).shape == (0, 3, 16, 16)
