@@ -60,7 +60,7 @@ def test_manifest_records_spec_version_and_preprocessing(default_encoder, defaul
 
 
 def test_missing_bundle_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="manifest.json"):
+    with pytest.raises(FileNotFoundError, match=r"manifest\.json"):
         OnnxTextEncoder(tmp_path)
 
 
