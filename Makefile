@@ -23,7 +23,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := client/node_modules/.installed
 SYS_STAMP := $(VENV)/.system-packages
 
-.PHONY: help setup demo test pipeline serve collect lint format clean
+.PHONY: help setup demo test pipeline serve collect lint format clean bench mlflow-ui
 
 help:
 	@echo "make demo     install everything, build the demo collection, run the pipeline, serve on http://$(HOST):$(PORT)"
@@ -33,6 +33,8 @@ help:
 	@echo "make pipeline run the Kedro pipeline over the demo collection"
 	@echo "make serve    start the web server"
 	@echo "make lint     ruff"
+	@echo "make bench    print the benchmark tables (bench/)"
+	@echo "make mlflow-ui  browse the model registry on http://$(HOST):5000"
 
 setup: $(PY_STAMP) $(SYS_STAMP) $(NPM_STAMP)
 
@@ -81,6 +83,12 @@ demo: pipeline
 
 test: setup
 	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/encoders.py --spec conse:lite1:T20 --spec conse:lite0:T20
+
+mlflow-ui: setup
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///data/mlflow/mlflow.db --host $(HOST) --port 5000
 
 lint: setup
 	$(BIN)/ruff check .

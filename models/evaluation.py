@@ -118,5 +118,7 @@ def evaluate_encoders(
         texts = text_encoder.encode_texts([text for _, text in stamps])
         for key, value in text_to_image_recall(texts, gallery, list(range(len(stamps)))).items():
             metrics[f"stamps_t2i_{key}"] = value
+        for key, value in random_floor(len(stamps), len(stamps), list(range(len(stamps)))).items():
+            metrics[f"stamps_t2i_random_{key}"] = value
         metrics["stamps_gallery"] = len(stamps)
     return metrics
