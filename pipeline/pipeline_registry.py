@@ -2,13 +2,14 @@
 
 from kedro.pipeline import Pipeline
 
-from pipeline.pipelines import embed, evaluate, ingest, register
+from pipeline.pipelines import embed, evaluate, index, ingest, register
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     pipelines = {
         "ingest": ingest.create_pipeline(),
         "embed": embed.create_pipeline(),
+        "index": index.create_pipeline(),
         "evaluate": evaluate.create_pipeline(),
         "register": register.create_pipeline(),
     }

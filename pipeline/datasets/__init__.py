@@ -2,5 +2,6 @@
 
 from .json_file import JsonFile
 from .parquet_table import ParquetTable
+from .vector_index import VectorIndexFolder
 
-__all__ = ["JsonFile", "ParquetTable"]
+__all__ = ["JsonFile", "ParquetTable", "VectorIndexFolder"]

@@ -89,6 +89,12 @@ def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_pat
     evaluation = json.loads((scratch_project / "data/08_reporting/evaluation.json").read_text())
     if coco.exists():
         assert evaluation["metrics"]["coco_queries"] == 400 and evaluation["metrics"]["coco_gallery"] == 160
+    from models.index import VectorIndex
+
+    text_index = VectorIndex.load(scratch_project / "data/05_model_input/text_index")
+    image_index = VectorIndex.load(scratch_project / "data/05_model_input/image_index")
+    assert text_index.meta.model_version == image_index.meta.model_version == bundle["version"]
+    assert sorted(text_index.ids) == sorted(images["image_id"]) and text_index.meta.kind == "flat"
     registration = json.loads((scratch_project / "data/06_models/registration.json").read_text())
     assert registration["production"] == registration["candidate"] == "1"
     registry = Registry(f"sqlite:///{scratch_project}/data/mlflow/mlflow.db", scratch_project / "data/mlflow/artifacts")
@@ -106,3 +112,4 @@ def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_pat
         np.stack(kept["embedding"]), np.stack(embeddings.sort_values("image_id")["embedding"])
     )
     assert len(registry.versions()) == 1  # same bundle, same registry version
+    assert VectorIndex.load(scratch_project / "data/05_model_input/text_index").meta.count == len(again)

@@ -1,0 +1,154 @@
+"""Faiss inner-product index over L2-normalised vectors, with image ids beside it.
+
+The index type follows the collection size (exact ``Flat`` up to ``flat_max`` vectors, then HNSW, then
+IVF-PQ), and every built index records its measured Recall@10 against exact search. Files are written to
+a temporary folder and renamed into place, so a reader never sees half an index.
+
+Folder layout::
+
+    index.faiss   the Faiss index (row i ↔ ids[i])
+    ids.npy       image ids, unicode array
+    meta.json     kind, dim, count, model version, recall@10 vs exact, build time
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    """Which index for how many vectors; thresholds come from bench/ measurements (README)."""
+
+    flat_max: int = 50_000
+    hnsw_max: int = 2_000_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 64
+    ivf_nprobe: int = 16
+    pq_bytes: int = 64
+
+    def kind_for(self, count: int) -> str:
+        if count <= self.flat_max:
+            return "flat"
+        if count <= self.hnsw_max:
+            return "hnsw"
+        return "ivfpq"
+
+
+@dataclass(frozen=True)
+class IndexMeta:
+    kind: str
+    dim: int
+    count: int
+    model_version: str
+    recall_at_10: float
+    build_seconds: float
+    factory: str
+
+
+class VectorIndex:
+    def __init__(self, index: faiss.Index, ids: np.ndarray, meta: IndexMeta) -> None:
+        self.index = index
+        self.ids = ids
+        self.meta = meta
+
+    @classmethod
+    def build(
+        cls, vectors: np.ndarray, ids: list[str] | np.ndarray, model_version: str, policy: IndexPolicy | None = None
+    ) -> VectorIndex:
+        policy = policy or IndexPolicy()
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(ids):
+            raise ValueError(f"need one vector per id: {vectors.shape} vs {len(ids)} ids")
+        count, dim = vectors.shape
+        kind = policy.kind_for(count)
+        started = time.perf_counter()
+        if kind == "flat":
+            factory = "Flat"
+            index = faiss.IndexFlatIP(dim)
+        elif kind == "hnsw":
+            factory = f"HNSW{policy.hnsw_m}"
+            index = faiss.IndexHNSWFlat(dim, policy.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = policy.hnsw_ef_construction
+            index.hnsw.efSearch = policy.hnsw_ef_search
+        else:
+            lists = max(1, min(65536, int(4 * np.sqrt(count))))
+            factory = f"IVF{lists},PQ{policy.pq_bytes}"
+            index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+            sample = vectors[np.random.default_rng(0).choice(count, min(count, 256 * lists), replace=False)]
+            index.train(sample)
+            faiss.extract_index_ivf(index).nprobe = policy.ivf_nprobe
+        if count:
+            index.add(vectors)
+        seconds = time.perf_counter() - started
+        recall = _recall_vs_exact(index, vectors) if kind != "flat" else 1.0
+        meta = IndexMeta(kind, dim, count, model_version, recall, round(seconds, 3), factory)
+        return cls(index, np.asarray(list(ids), dtype=str), meta)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, positions) of the top ``k`` per query; positions index ``ids`` (−1 where fewer exist)."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if queries.shape[1] != self.meta.dim:
+            raise ValueError(f"query has {queries.shape[1]} dimensions, the index {self.meta.dim}")
+        k = max(1, min(k, max(self.meta.count, 1)))
+        return self.index.search(queries, k)
+
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            faiss.write_index(self.index, str(staging / "index.faiss"))
+            np.save(staging / "ids.npy", self.ids)
+            (staging / "meta.json").write_text(json.dumps(asdict(self.meta), indent=2))
+            staging.chmod(0o755)
+            old = None
+            if folder.exists():
+                old = folder.with_name(f".{folder.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                folder.rename(old)
+            staging.rename(folder)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool = True) -> VectorIndex:
+        """Load an index; ``mmap`` maps flat/IVF data instead of reading it (fast start, shared pages)."""
+        folder = Path(folder)
+        for name in ("index.faiss", "ids.npy", "meta.json"):
+            if not (folder / name).exists():
+                raise FileNotFoundError(f"index at {folder} is incomplete: {name} missing")
+        flags = (faiss.IO_FLAG_MMAP | faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY) if mmap else 0
+        try:
+            index = faiss.read_index(str(folder / "index.faiss"), flags)
+        except RuntimeError:
+            index = faiss.read_index(str(folder / "index.faiss"))  # types that cannot be mapped
+        meta = IndexMeta(**json.loads((folder / "meta.json").read_text()))
+        ids = np.load(folder / "ids.npy", allow_pickle=False)
+        if index.ntotal != len(ids) or index.d != meta.dim:
+            raise ValueError(f"index at {folder} is inconsistent: {index.ntotal} vectors, {len(ids)} ids")
+        return cls(index, ids, meta)
+
+
+def _recall_vs_exact(index: faiss.Index, vectors: np.ndarray, queries: int = 500, k: int = 10) -> float:
+    """Recall@10 of ``index`` against exact inner-product search, queries drawn from the data itself."""
+    rng = np.random.default_rng(0)
+    picked = vectors[rng.choice(len(vectors), min(queries, len(vectors)), replace=False)]
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(picked, k)
+    _, found = index.search(picked, k)
+    hits = sum(len(set(t) & set(f)) for t, f in zip(truth, found, strict=True))
+    return round(hits / truth.size, 4)

@@ -1,0 +1,84 @@
+"""The Faiss index wrapper: size-based type choice, recall recorded, atomic save, safe load."""
+
+import json
+
+import numpy as np
+import pytest
+
+from models.index import IndexPolicy, VectorIndex
+
+
+def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+IDS = [f"img{i:05d}" for i in range(3000)]
+
+
+def test_flat_is_exact_and_maps_ids():
+    vectors = unit_vectors(300)
+    index = VectorIndex.build(vectors, IDS[:300], "v1")
+    assert index.meta.kind == "flat" and index.meta.recall_at_10 == 1.0
+    scores, positions = index.search(vectors[[5, 17]], 3)
+    assert index.ids[positions[:, 0]].tolist() == ["img00005", "img00017"]
+    np.testing.assert_allclose(scores[:, 0], 1.0, rtol=1e-5)
+    assert (np.diff(scores, axis=1) <= 1e-6).all()  # best first
+
+
+def test_policy_switches_by_size_and_records_recall():
+    policy = IndexPolicy(flat_max=1000, hnsw_max=100_000)
+    index = VectorIndex.build(unit_vectors(3000), IDS, "v1", policy)
+    assert index.meta.kind == "hnsw" and index.meta.factory == "HNSW32"
+    assert 0.9 <= index.meta.recall_at_10 <= 1.0
+
+
+def test_ivfpq_beyond_hnsw_max():
+    policy = IndexPolicy(flat_max=100, hnsw_max=500, pq_bytes=8, ivf_nprobe=8)
+    index = VectorIndex.build(unit_vectors(3000), IDS, "v1", policy)
+    assert index.meta.kind == "ivfpq" and index.meta.factory.endswith("PQ8")
+    assert 0.0 < index.meta.recall_at_10 <= 1.0
+
+
+def test_save_load_round_trip_is_atomic(tmp_path):
+    vectors = unit_vectors(200)
+    first = VectorIndex.build(vectors, IDS[:200], "v1")
+    first.save(tmp_path / "index")
+    second = VectorIndex.build(vectors[:50], IDS[:50], "v2")
+    second.save(tmp_path / "index")  # replaces the first one in a rename
+    assert [p.name for p in tmp_path.iterdir()] == ["index"]
+    loaded = VectorIndex.load(tmp_path / "index")
+    assert loaded.meta.model_version == "v2" and loaded.meta.count == 50
+    _, positions = loaded.search(vectors[:1], 1)
+    assert loaded.ids[positions[0, 0]] == "img00000"
+
+
+def test_k_larger_than_collection_and_empty_index(tmp_path):
+    index = VectorIndex.build(unit_vectors(3), IDS[:3], "v1")
+    _, positions = index.search(unit_vectors(1, seed=9), 100)
+    assert positions.shape == (1, 3)
+    empty = VectorIndex.build(np.zeros((0, 32), np.float32), [], "v1")
+    _, positions = empty.search(unit_vectors(1), 5)
+    assert (positions == -1).all()
+
+
+def test_wrong_dimension_and_mismatched_ids():
+    index = VectorIndex.build(unit_vectors(10), IDS[:10], "v1")
+    with pytest.raises(ValueError, match="dimensions"):
+        index.search(np.zeros((1, 8), np.float32), 3)
+    with pytest.raises(ValueError, match="one vector per id"):
+        VectorIndex.build(unit_vectors(10), IDS[:9], "v1")
+
+
+def test_incomplete_or_inconsistent_folder_is_refused(tmp_path):
+    index = VectorIndex.build(unit_vectors(10), IDS[:10], "v1")
+    index.save(tmp_path / "ok")
+    (tmp_path / "ok" / "ids.npy").unlink()
+    with pytest.raises(FileNotFoundError, match=r"ids\.npy missing"):
+        VectorIndex.load(tmp_path / "ok")
+    index.save(tmp_path / "bad")
+    np.save(tmp_path / "bad" / "ids.npy", np.asarray(IDS[:4]))
+    with pytest.raises(ValueError, match="inconsistent"):
+        VectorIndex.load(tmp_path / "bad")
+    meta = json.loads((tmp_path / "bad" / "meta.json").read_text())
+    assert meta["count"] == 10
