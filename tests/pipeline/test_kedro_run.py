@@ -95,6 +95,16 @@ def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_pat
     image_index = VectorIndex.load(scratch_project / "data/05_model_input/image_index")
     assert text_index.meta.model_version == image_index.meta.model_version == bundle["version"]
     assert sorted(text_index.ids) == sorted(images["image_id"]) and text_index.meta.kind == "flat"
+    from feature_repo.store import open_store
+
+    store = open_store(scratch_project / "data/07_feature_store")
+    first_id = images["image_id"].iloc[0]
+    online = store.get_online_features(
+        features=["image_metadata:path", "image_thumbnail:thumbnail", "image_embedding:embedding"],
+        entity_rows=[{"image_id": first_id, "model_version": bundle["version"]}],
+    ).to_dict()
+    assert online["path"] == [images["path"].iloc[0]] and online["thumbnail"][0] == images["thumbnail"].iloc[0]
+    assert len(online["embedding"][0]) == 32
     registration = json.loads((scratch_project / "data/06_models/registration.json").read_text())
     assert registration["production"] == registration["candidate"] == "1"
     registry = Registry(f"sqlite:///{scratch_project}/data/mlflow/mlflow.db", scratch_project / "data/mlflow/artifacts")
@@ -113,3 +123,5 @@ def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_pat
     )
     assert len(registry.versions()) == 1  # same bundle, same registry version
     assert VectorIndex.load(scratch_project / "data/05_model_input/text_index").meta.count == len(again)
+    published = json.loads((scratch_project / "data/07_feature_store/publication.json").read_text())
+    assert published["rows"]["image_metadata"] == len(again)

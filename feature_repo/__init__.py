@@ -1,0 +1,1 @@
+"""Feast feature repository: definitions (definitions.py) and store configuration (store.py)."""

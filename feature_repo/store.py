@@ -1,0 +1,37 @@
+"""Open the Feast store for a data folder: registry and online store in SQLite, offline store in parquet.
+
+Built in code (not from feature_store.yaml) so that the folder can come from settings; the YAML beside this
+file describes the same store for the ``feast`` CLI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_PATH = Path(__file__).resolve().parent
+
+
+def open_store(root: Path):
+    """A FeatureStore whose files live in ``root`` (registry.db, online.db, offline/*.parquet)."""
+    os.environ.setdefault("FEAST_USAGE", "False")
+    from feast import FeatureStore, RepoConfig
+    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+    from feast.repo_config import RegistryConfig
+
+    root = Path(root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    config = RepoConfig(
+        project="glimpse",
+        provider="local",
+        registry=RegistryConfig(path=str(root / "registry.db"), cache_ttl_seconds=60),
+        online_store=SqliteOnlineStoreConfig(path=str(root / "online.db")),
+        offline_store={"type": "file"},
+        entity_key_serialization_version=3,
+        repo_path=REPO_PATH,
+    )
+    return FeatureStore(config=config)
+
+
+def offline_dir(root: Path) -> Path:
+    return Path(root) / "offline"

@@ -1,0 +1,5 @@
+"""Publish: feature tables → Feast offline store (parquet) → online store (SQLite)."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,0 +1,18 @@
+"""Wiring of the publish pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import publish_features
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                publish_features,
+                ["images", "image_embeddings", "publication_previous", "params:publish"],
+                "publication",
+                name="publish_features",
+            )
+        ]
+    )

@@ -1,0 +1,72 @@
+"""Publishing to a real Feast store (SQLite online store, parquet offline store) in a temp folder."""
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.pipelines.publish.nodes import feature_tables, publish_features
+
+
+@pytest.fixture
+def tables(tmp_path):
+    images = pd.DataFrame(
+        {
+            "image_id": ["a1", "b2"],
+            "path": ["pets/cat.jpg", "top.png"],
+            "format": ["jpeg", "png"],
+            "width": [10, 20],
+            "height": [5, 6],
+            "bytes": [100, 200],
+            "exif_datetime": ["2020-01-01T00:00:00", None],
+            "camera": ["Acme", None],
+            "thumbnail": [b"jpeg-a", b"jpeg-b"],
+            "ingested_at": ["2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00"],
+        }
+    )
+    embeddings = pd.DataFrame(
+        {"image_id": ["a1", "b2"], "model_version": "v1", "embedding": list(np.eye(2, 4, dtype=np.float32))}
+    )
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,collection,licence,description\npets/cat.jpg,pets,CC0-1.0,A cat.\n")
+    return images, embeddings, manifest
+
+
+def test_feature_tables_join_the_manifest(tables):
+    images, embeddings, manifest = tables
+    out = feature_tables(images, embeddings, manifest, datetime.now(UTC))
+    meta = out["image_metadata"].set_index("image_id")
+    assert meta.loc["a1", "licence"] == "CC0-1.0" and meta.loc["a1", "source_description"] == "A cat."
+    assert meta.loc["b2", "source"] == "" and meta.loc["b2", "licence"] == ""
+    assert str(meta["event_timestamp"].dt.tz) == "UTC"
+
+
+def test_publish_round_trip_and_idempotence(tables, tmp_path):
+    images, embeddings, manifest = tables
+    params = {"store_root": str(tmp_path / "store"), "demo_manifest": str(manifest)}
+    first = publish_features(images, embeddings, None, params)
+    assert first["rows"] == {"image_metadata": 2, "image_thumbnail": 2, "image_embedding": 2}
+    assert publish_features(images, embeddings, first, params) is first  # unchanged: nothing redone
+
+    from feature_repo.store import open_store
+
+    store = open_store(tmp_path / "store")
+    online = store.get_online_features(
+        features=[
+            "image_metadata:path",
+            "image_metadata:licence",
+            "image_thumbnail:thumbnail",
+            "image_embedding:embedding",
+        ],
+        entity_rows=[{"image_id": "a1", "model_version": "v1"}, {"image_id": "zz", "model_version": "v1"}],
+    ).to_dict()
+    assert online["path"] == ["pets/cat.jpg", None]
+    assert online["licence"][0] == "CC0-1.0" and online["thumbnail"][0] == b"jpeg-a"
+    assert online["embedding"][0] == [1.0, 0.0, 0.0, 0.0]
+
+    moved = images.assign(path=["pets/kitty.jpg", "top.png"])
+    second = publish_features(moved, embeddings, first, params)
+    assert second["fingerprint"] != first["fingerprint"]
+    again = store.get_online_features(features=["image_metadata:path"], entity_rows=[{"image_id": "a1"}]).to_dict()
+    assert again["path"] == ["pets/kitty.jpg"]
