@@ -2,6 +2,6 @@
 
 from .json_file import JsonFile
 from .parquet_table import ParquetTable
-from .vector_index import VectorIndexFolder
+from .vector_index import VectorIndexes
 
-__all__ = ["JsonFile", "ParquetTable", "VectorIndexFolder"]
+__all__ = ["JsonFile", "ParquetTable", "VectorIndexes"]

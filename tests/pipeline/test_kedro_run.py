@@ -91,8 +91,9 @@ def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_pat
         assert evaluation["metrics"]["coco_queries"] == 400 and evaluation["metrics"]["coco_gallery"] == 160
     from models.index import VectorIndex
 
-    text_index = VectorIndex.load(scratch_project / "data/05_model_input/text_index")
-    image_index = VectorIndex.load(scratch_project / "data/05_model_input/image_index")
+    index_root = scratch_project / "data/05_model_input/indexes" / bundle["version"]
+    text_index = VectorIndex.load(index_root / "text")
+    image_index = VectorIndex.load(index_root / "image")
     assert text_index.meta.model_version == image_index.meta.model_version == bundle["version"]
     assert sorted(text_index.ids) == sorted(images["image_id"]) and text_index.meta.kind == "flat"
     from feature_repo.store import open_store
@@ -122,6 +123,6 @@ def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_pat
         np.stack(kept["embedding"]), np.stack(embeddings.sort_values("image_id")["embedding"])
     )
     assert len(registry.versions()) == 1  # same bundle, same registry version
-    assert VectorIndex.load(scratch_project / "data/05_model_input/text_index").meta.count == len(again)
+    assert VectorIndex.load(index_root / "text").meta.count == len(again)
     published = json.loads((scratch_project / "data/07_feature_store/publication.json").read_text())
     assert published["rows"]["image_metadata"] == len(again)

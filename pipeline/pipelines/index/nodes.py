@@ -48,13 +48,10 @@ def _build(
 
 
 def build_indexes(
-    embeddings: pd.DataFrame,
-    bundle: dict[str, Any],
-    previous_text: VectorIndex | None,
-    previous_image: VectorIndex | None,
-    params: dict[str, Any],
-) -> tuple[VectorIndex, VectorIndex, dict[str, Any]]:
-    """(text→image index, image→image index, summary) for the current bundle's embeddings."""
+    embeddings: pd.DataFrame, bundle: dict[str, Any], previous: dict[str, VectorIndex] | None, params: dict[str, Any]
+) -> tuple[dict[str, VectorIndex], dict[str, Any]]:
+    """({"text": text→image index, "image": image→image index}, summary) for the current bundle."""
+    previous = previous or {}
     version = bundle["version"]
     current = embeddings[embeddings["model_version"] == version].sort_values("image_id", ignore_index=True)
     if len(current) != len(embeddings):
@@ -62,7 +59,7 @@ def build_indexes(
     if current.empty:
         raise ValueError("no embeddings to index; run the ingest and embed pipelines first")
     policy = _policy(params)
-    text_index = _build(current, "embedding", version, previous_text, policy)
-    image_index = _build(current, "features", version, previous_image, policy)
+    text_index = _build(current, "embedding", version, previous.get("text"), policy)
+    image_index = _build(current, "features", version, previous.get("image"), policy)
     summary = {"text": asdict(text_index.meta), "image": asdict(image_index.meta)}
-    return text_index, image_index, summary
+    return {"text": text_index, "image": image_index}, summary

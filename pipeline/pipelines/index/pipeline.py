@@ -10,8 +10,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 build_indexes,
-                ["image_embeddings", "model_bundle", "text_index_previous", "image_index_previous", "params:index"],
-                ["text_index", "image_index", "index_summary"],
+                ["image_embeddings", "model_bundle", "indexes_previous", "params:index"],
+                ["indexes", "index_summary"],
                 name="build_indexes",
             )
         ]

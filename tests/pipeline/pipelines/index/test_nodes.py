@@ -25,31 +25,32 @@ def embeddings(n: int, version: str = "v1", seed: int = 0) -> pd.DataFrame:
 
 
 def test_builds_both_indexes_with_the_bundle_version():
-    text, image, summary = build_indexes(embeddings(20), {"version": "v1"}, None, None, PARAMS)
+    built, summary = build_indexes(embeddings(20), {"version": "v1"}, None, PARAMS)
+    text, image = built["text"], built["image"]
     assert (text.meta.dim, image.meta.dim) == (8, 16)
     assert text.meta.model_version == image.meta.model_version == "v1"
     assert summary["text"]["kind"] == "flat" and summary["image"]["count"] == 20
 
 
 def test_size_decides_the_kind():
-    text, _, summary = build_indexes(embeddings(200), {"version": "v1"}, None, None, PARAMS)
-    assert text.meta.kind == "hnsw" and summary["text"]["recall_at_10"] > 0.8
+    built, summary = build_indexes(embeddings(200), {"version": "v1"}, None, PARAMS)
+    assert built["text"].meta.kind == "hnsw" and summary["text"]["recall_at_10"] > 0.8
 
 
 def test_unchanged_input_keeps_the_previous_index():
     table = embeddings(20)
-    text, image, _ = build_indexes(table, {"version": "v1"}, None, None, PARAMS)
-    again_text, again_image, _ = build_indexes(table, {"version": "v1"}, text, image, PARAMS)
-    assert again_text is text and again_image is image
-    changed, _, _ = build_indexes(embeddings(21), {"version": "v1"}, text, image, PARAMS)
-    assert changed is not text and changed.meta.count == 21
-    other, _, _ = build_indexes(embeddings(20, "v2"), {"version": "v2"}, text, image, PARAMS)
-    assert other is not text and other.meta.model_version == "v2"
+    first, _ = build_indexes(table, {"version": "v1"}, None, PARAMS)
+    again, _ = build_indexes(table, {"version": "v1"}, first, PARAMS)
+    assert again["text"] is first["text"] and again["image"] is first["image"]
+    changed, _ = build_indexes(embeddings(21), {"version": "v1"}, first, PARAMS)
+    assert changed["text"] is not first["text"] and changed["text"].meta.count == 21
+    other, _ = build_indexes(embeddings(20, "v2"), {"version": "v2"}, first, PARAMS)
+    assert other["text"].meta.model_version == "v2"
 
 
 def test_refuses_mixed_or_missing_embeddings():
     mixed = pd.concat([embeddings(3, "v1"), embeddings(3, "v2", seed=1)], ignore_index=True)
     with pytest.raises(ValueError, match="another model version"):
-        build_indexes(mixed, {"version": "v1"}, None, None, PARAMS)
+        build_indexes(mixed, {"version": "v1"}, None, PARAMS)
     with pytest.raises(ValueError, match="no embeddings"):
-        build_indexes(embeddings(0), {"version": "v1"}, None, None, PARAMS)
+        build_indexes(embeddings(0), {"version": "v1"}, None, PARAMS)
