@@ -36,8 +36,21 @@ def _client(tracking_uri: str):
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
+def absolute_sqlite_uri(uri: str, base: Path | None = None) -> str:
+    """``sqlite:///relative/path`` made absolute against ``base`` (default: the working directory).
+
+    MLflow caches its SQL store per URI string, so two projects using the same relative URI in one
+    process would otherwise share the first one's database.
+    """
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(((base or Path.cwd()) / uri.removeprefix(prefix)).resolve())
+    return uri
+
+
 class Registry:
     def __init__(self, tracking_uri: str, artifact_root: Path | str, name: str = "glimpse") -> None:
+        tracking_uri = absolute_sqlite_uri(tracking_uri)
         self.tracking_uri = tracking_uri
         self.artifact_root = Path(artifact_root).resolve()
         self.name = name
@@ -155,13 +168,17 @@ class Registry:
         metrics = {}
         if item.run_id:
             metrics = dict(self.client.get_run(item.run_id).data.metrics)
+        aliases = list(getattr(item, "aliases", []) or [])
+        if not aliases:  # search results leave aliases out; the registered model has the mapping
+            mapping = self.client.get_registered_model(item.name).aliases or {}
+            aliases = sorted(alias for alias, version in mapping.items() if str(version) == str(item.version))
         return ModelVersion(
             name=item.name,
             version=str(item.version),
             spec=item.tags.get("spec", ""),
             bundle_version=item.tags.get("bundle_version", ""),
             source=item.source,
-            aliases=list(getattr(item, "aliases", []) or []),
+            aliases=aliases,
             metrics=metrics,
         )
 

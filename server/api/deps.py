@@ -1,12 +1,17 @@
-"""Dependencies shared by the routes."""
+"""Dependencies shared by the routes: settings, templates, collection summary, model pool, feature store."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
 from fastapi.templating import Jinja2Templates
 
+from server.api.errors import ApiError
 from server.core.config import Settings
 from server.services.collection import CollectionSummary, summarise
+from server.services.features import FeatureReader
+from server.services.model_pool import LoadedModel, ModelLoadError, ModelPool, UnknownModelError
 
 
 def get_settings(request: Request) -> Settings:
@@ -20,3 +25,37 @@ def get_templates(request: Request) -> Jinja2Templates:
 def get_collection(request: Request) -> CollectionSummary:
     settings: Settings = request.app.state.settings
     return summarise(settings.path(settings.images_table))
+
+
+def get_pool(request: Request) -> ModelPool:
+    pool = request.app.state.services.pool()
+    if pool is None:
+        raise ApiError(
+            503, "not_ready", request.app.state.services.pool_problem or "the model registry is not available"
+        )
+    return pool
+
+
+def get_features(request: Request) -> FeatureReader:
+    features = request.app.state.services.features()
+    if features is None:
+        raise ApiError(
+            503, "not_ready", request.app.state.services.features_problem or "the feature store is not available"
+        )
+    return features
+
+
+def get_model(
+    pool: Annotated[ModelPool, Depends(get_pool)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    model: Annotated[
+        str | None, Query(max_length=64, description="Version number or alias; default: production")
+    ] = None,
+) -> LoadedModel:
+    name = (model or settings.default_model).strip()
+    try:
+        return pool.get(name)
+    except UnknownModelError as exc:
+        raise ApiError(404, "unknown_model", f"there is no model {exc.name!r}", known=exc.known) from None
+    except ModelLoadError as exc:
+        raise ApiError(503, "model_unavailable", str(exc)) from None

@@ -16,19 +16,46 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GLIMPSE_", env_file=".env", extra="ignore")
 
-    project_root: Path = Field(default=PROJECT_ROOT, description="Root that relative paths are resolved against.")
+    project_root: Path = Field(default=PROJECT_ROOT, description="Root that relative data paths resolve against.")
     images_table: Path = Field(
         default=Path("data/03_primary/images.parquet"), description="The pipeline's images table."
     )
     collection_root: Path = Field(
         default=Path("data/01_raw/demo"), description="Folder the pipeline ingested; originals are served from it."
     )
+    registry_uri: str = Field(
+        default="sqlite:///data/mlflow/mlflow.db",
+        description="MLflow tracking/registry URI (sqlite paths may be relative).",
+    )
+    registry_artifacts: Path = Field(default=Path("data/mlflow/artifacts"), description="MLflow artifact folder.")
+    model_name: str = Field(default="glimpse", description="Registered model whose versions are served.")
+    default_model: str = Field(default="production", description="Alias (or version) answering when none is asked.")
+    index_root: Path = Field(default=Path("data/05_model_input/indexes"), description="Faiss indexes per version.")
+    feature_store: Path = Field(default=Path("data/07_feature_store"), description="Feast registry + online store.")
+    pool_max_models: int = Field(default=2, ge=1, description="Model versions kept in memory at most.")
+    pool_memory_budget_mb: int = Field(default=2048, ge=64, description="Memory the resident versions may use.")
+    pool_idle_ttl_s: float = Field(default=900.0, gt=0, description="Unload a version idle this long.")
+    alias_refresh_s: float = Field(default=2.0, ge=0, description="How often aliases are re-read from the registry.")
+    onnx_threads: int = Field(default=2, ge=1, description="ONNX Runtime threads per session.")
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest accepted upload.")
+    max_upload_pixels: int = Field(default=50_000_000, ge=1, description="Largest accepted image area (bombs).")
     templates_dir: Path = Field(default=Path("client/templates"), description="Jinja2 templates of the pages.")
     static_dir: Path = Field(default=Path("client/static"), description="CSS, JS and browser assets.")
 
     def path(self, value: Path) -> Path:
         """``value`` made absolute against the project root."""
         return value if value.is_absolute() else self.project_root / value
+
+    def asset(self, value: Path) -> Path:
+        """Templates and static files ship with the code: relative paths resolve against the code's folder."""
+        return value if value.is_absolute() else PROJECT_ROOT / value
+
+    @property
+    def resolved_registry_uri(self) -> str:
+        """The registry URI with a relative SQLite path made absolute against the project root."""
+        from models.registry import absolute_sqlite_uri
+
+        return absolute_sqlite_uri(self.registry_uri, self.project_root)
 
 
 @lru_cache

@@ -33,7 +33,7 @@ def images_table(tmp_path):
 
 
 def client_for(table_path):
-    return TestClient(create_app(Settings(images_table=table_path)))
+    return TestClient(create_app(Settings(project_root=table_path.parent, images_table=table_path)))
 
 
 def test_home_page_lists_the_collection_size(images_table):
@@ -47,19 +47,21 @@ def test_home_page_lists_the_collection_size(images_table):
     assert 'href="#main"' in html and '<main id="main"' in html
 
 
-def test_readyz_reports_ready(images_table):
+def test_readyz_says_why_it_is_not_ready(images_table):
+    """An images table alone is not enough to answer queries: no feature store, no registry."""
     client = client_for(images_table)
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["images"] == 5
+    assert ready.status_code == 503 and "feature store" in ready.json()["problems"][0]
+    search = client.get("/api/search", params={"q": "cat"})
+    assert search.status_code == 503 and search.json()["error"] == "not_ready"
 
 
 def test_missing_table_is_explained_not_crashed(tmp_path):
     client = client_for(tmp_path / "absent.parquet")
     page = client.get("/")
     assert page.status_code == 200 and "run the pipeline" in page.text
-    ready = client.get("/readyz")
-    assert ready.status_code == 503 and ready.json()["ready"] is False
+    assert client.get("/readyz").status_code == 503
 
 
 def test_corrupt_table_is_explained_not_crashed(tmp_path):

@@ -1,0 +1,57 @@
+"""Images of the collection: originals, thumbnails and descriptions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import Response
+
+from server.api.deps import get_features, get_settings
+from server.api.errors import ApiError
+from server.api.routes.search import read_original
+from server.core.config import Settings
+from server.services.features import FeatureReader
+
+router = APIRouter(prefix="/api/images", tags=["images"])
+
+ImageId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="content hash of the image")]
+CONTENT_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "tiff": "image/tiff",
+}
+CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}  # ids are content hashes
+
+
+@router.get("/{image_id}", summary="The original image", response_class=Response)
+def original(
+    image_id: ImageId,
+    settings: Annotated[Settings, Depends(get_settings)],
+    features: Annotated[FeatureReader, Depends(get_features)],
+) -> Response:
+    record = features.records([image_id])[0]
+    if record is None:
+        raise ApiError(404, "unknown_image", f"there is no image {image_id}")
+    data = read_original(settings, features, image_id)
+    media = CONTENT_TYPES.get(record.metadata["format"], "application/octet-stream")
+    return Response(data, media_type=media, headers=CACHE | {"X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/{image_id}/thumbnail", summary="JPEG thumbnail, longest side ≤ 256 px", response_class=Response)
+def thumbnail(image_id: ImageId, features: Annotated[FeatureReader, Depends(get_features)]) -> Response:
+    data = features.thumbnail(image_id)
+    if data is None:
+        raise ApiError(404, "unknown_image", f"there is no image {image_id}")
+    return Response(data, media_type="image/jpeg", headers=CACHE | {"X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/{image_id}/description", summary="Alt text, long description and metadata")
+def description(image_id: ImageId, features: Annotated[FeatureReader, Depends(get_features)]) -> dict:
+    record = features.records([image_id])[0]
+    if record is None:
+        raise ApiError(404, "unknown_image", f"there is no image {image_id}")
+    return {"image_id": image_id, "description": record.description, "metadata": record.metadata}

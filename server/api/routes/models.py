@@ -1,0 +1,28 @@
+"""Registered model versions, their aliases, and what the pool has loaded."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from server.api.deps import get_pool, get_settings
+from server.core.config import Settings
+from server.services.model_pool import ModelPool
+
+router = APIRouter(prefix="/api/models", tags=["models"])
+
+
+@router.get("", summary="Registered versions, aliases and the model pool's state")
+def models(pool: Annotated[ModelPool, Depends(get_pool)], settings: Annotated[Settings, Depends(get_settings)]) -> dict:
+    versions = [
+        {
+            "version": v.version,
+            "spec": v.spec,
+            "bundle_version": v.bundle_version,
+            "aliases": v.aliases,
+            "metrics": {k: round(x, 4) for k, x in v.metrics.items() if "_at_" in k},
+        }
+        for v in pool.registry.versions()
+    ]
+    return {"default": settings.default_model, "versions": versions, "pool": pool.status()}

@@ -1,0 +1,196 @@
+"""Several model versions served side by side: loaded on demand, evicted by LRU, memory budget and idle TTL.
+
+A loaded version is an ONNX text session, an ONNX image session and the version's two Faiss indexes. A
+request keeps a reference to the version it started with, so evicting or switching aliases never breaks
+a request in flight. Aliases are re-read from the registry every ``alias_refresh_s`` seconds, so moving
+``production`` takes effect without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.bundle import BundleManifest
+from models.index import VectorIndex
+from models.registry import ModelVersion, Registry
+from models.runtime import OnnxImageEncoder, OnnxTextEncoder
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownModelError(LookupError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown model {name!r}")
+        self.name = name
+        self.known = known
+
+
+class ModelLoadError(RuntimeError):
+    """A version exists but cannot be served (missing index, mismatched bundle, broken file)."""
+
+
+@dataclass
+class LoadedModel:
+    version: str
+    bundle_version: str
+    spec: str
+    text: OnnxTextEncoder
+    image: OnnxImageEncoder
+    text_index: VectorIndex
+    image_index: VectorIndex
+    size_bytes: int
+    loaded_at: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.monotonic)
+
+
+def _files_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+class ModelPool:
+    def __init__(
+        self,
+        registry: Registry,
+        index_root: Path,
+        max_models: int = 2,
+        memory_budget_bytes: int = 2 << 30,
+        idle_ttl_s: float = 900.0,
+        alias_refresh_s: float = 2.0,
+        threads: int = 2,
+    ) -> None:
+        self.registry = registry
+        self.index_root = Path(index_root)
+        self.max_models = max_models
+        self.memory_budget_bytes = memory_budget_bytes
+        self.idle_ttl_s = idle_ttl_s
+        self.alias_refresh_s = alias_refresh_s
+        self.threads = threads
+        self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._aliases: dict[str, tuple[float, str]] = {}
+        self._lock = threading.RLock()
+        self._loading: dict[str, threading.Lock] = {}
+        self.evictions = 0
+
+    # ---------------------------------------------------------------- names
+    def resolve(self, name: str) -> str:
+        """Version number for an alias or number; UnknownModelError lists what exists."""
+        now = time.monotonic()
+        cached = self._aliases.get(name)
+        if cached and now - cached[0] < self.alias_refresh_s:
+            return cached[1]
+        try:
+            version = self.registry.get(name).version
+        except KeyError:
+            raise UnknownModelError(name, self.known_names()) from None
+        self._aliases[name] = (now, version)
+        return version
+
+    def known_names(self) -> list[str]:
+        names: list[str] = []
+        for item in self.registry.versions():
+            names.append(item.version)
+            names.extend(item.aliases)
+        return sorted(set(names), key=lambda n: (n.isdigit(), int(n) if n.isdigit() else 0, n))
+
+    # ---------------------------------------------------------------- loading
+    def get(self, name: str) -> LoadedModel:
+        version = self.resolve(name)
+        with self._lock:
+            model = self._loaded.get(version)
+            if model is not None:
+                model.last_used = time.monotonic()
+                self._loaded.move_to_end(version)
+                return model
+            gate = self._loading.setdefault(version, threading.Lock())
+        with gate:  # one load per version, other requests for it wait for that load
+            with self._lock:
+                if version in self._loaded:
+                    return self._loaded[version]
+            model = self._load(self.registry.get(version))
+            with self._lock:
+                self._loaded[version] = model
+                self._evict(keep=version)
+            return model
+
+    def _load(self, entry: ModelVersion) -> LoadedModel:
+        started = time.perf_counter()
+        try:
+            bundle_dir = self.registry.bundle_path(entry)
+            manifest = BundleManifest.load(bundle_dir)
+            index_dir = self.index_root / manifest.version
+            text_index = VectorIndex.load(index_dir / "text")
+            image_index = VectorIndex.load(index_dir / "image")
+        except (FileNotFoundError, ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"model version {entry.version} cannot be served: {exc}") from exc
+        for index in (text_index, image_index):
+            if index.meta.model_version != manifest.version:
+                built_for, bundle = index.meta.model_version, manifest.version
+                raise ModelLoadError(f"model version {entry.version}: index built for {built_for}, bundle is {bundle}")
+        text = OnnxTextEncoder(bundle_dir, threads=self.threads)
+        image = OnnxImageEncoder(bundle_dir, threads=self.threads)
+        if text_index.meta.dim != text.dim:
+            raise ModelLoadError(
+                f"model version {entry.version}: index has {text_index.meta.dim} dims, encoder {text.dim}"
+            )
+        size = _files_size(bundle_dir) + _files_size(index_dir)
+        logger.info(
+            "model pool: loaded version %s (%s) in %.2f s", entry.version, entry.spec, time.perf_counter() - started
+        )
+        return LoadedModel(entry.version, manifest.version, entry.spec, text, image, text_index, image_index, size)
+
+    # ---------------------------------------------------------------- eviction
+    def _evict(self, keep: str | None = None) -> None:
+        """Least recently used first, until within the count and memory limits (never ``keep``)."""
+
+        def over() -> bool:
+            total = sum(m.size_bytes for m in self._loaded.values())
+            return len(self._loaded) > self.max_models or (total > self.memory_budget_bytes and len(self._loaded) > 1)
+
+        for version in list(self._loaded):
+            if not over():
+                break
+            if version != keep:
+                self._unload(version, "limit")
+
+    def unload_idle(self) -> list[str]:
+        """Unload versions idle longer than the TTL; called periodically by the app."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [v for v, m in self._loaded.items() if now - m.last_used > self.idle_ttl_s]
+            for version in idle:
+                self._unload(version, "idle")
+        return idle
+
+    def _unload(self, version: str, reason: str) -> None:
+        self._loaded.pop(version, None)
+        self.evictions += 1
+        logger.info("model pool: unloaded version %s (%s)", version, reason)
+
+    # ---------------------------------------------------------------- reporting
+    def status(self) -> dict:
+        with self._lock:
+            now = time.monotonic()
+            loaded = [
+                {
+                    "version": m.version,
+                    "spec": m.spec,
+                    "bundle_version": m.bundle_version,
+                    "size_mb": round(m.size_bytes / 2**20, 1),
+                    "idle_seconds": round(now - m.last_used, 1),
+                    "images": m.text_index.meta.count,
+                    "index": m.text_index.meta.factory,
+                }
+                for m in self._loaded.values()
+            ]
+        return {
+            "loaded": loaded,
+            "max_models": self.max_models,
+            "memory_budget_mb": round(self.memory_budget_bytes / 2**20),
+            "idle_ttl_seconds": self.idle_ttl_s,
+            "evictions": self.evictions,
+        }

@@ -1,0 +1,24 @@
+import pytest
+from fastapi.testclient import TestClient
+
+from server.core.config import Settings
+from server.main import create_app
+from tests.fixtures.project import build_project
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("project")
+    params = build_project(folder)
+    return folder, params
+
+
+def settings_for(folder, **overrides) -> Settings:
+    return Settings(project_root=folder, alias_refresh_s=0.0, **overrides)
+
+
+@pytest.fixture(scope="session")
+def client(project):
+    folder, _ = project
+    with TestClient(create_app(settings_for(folder))) as test_client:
+        yield test_client
