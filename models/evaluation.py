@@ -77,6 +77,18 @@ def image_to_text_recall(
     return recall_at(ranks)
 
 
+def weak_threshold(positive: np.ndarray, negative: np.ndarray) -> float:
+    """The similarity that best separates matching from non-matching pairs (Youden's J: max TPR − FPR).
+
+    Results scoring below it are more likely noise than a match; the server flags them ``weak``.
+    """
+    candidates = np.unique(np.concatenate([positive, negative]))
+    positive, negative = np.sort(positive), np.sort(negative)
+    tpr = 1 - np.searchsorted(positive, candidates, side="left") / len(positive)
+    fpr = 1 - np.searchsorted(negative, candidates, side="left") / len(negative)
+    return float(candidates[np.argmax(tpr - fpr)])
+
+
 def random_floor(n_queries: int, n_gallery: int, caption_image: list[int], dim: int = 384) -> dict[str, float]:
     """Recall of random unit vectors: the floor any model must beat."""
     rng = np.random.default_rng(0)
@@ -111,6 +123,10 @@ def evaluate_encoders(
             metrics[f"coco_i2t_{key}"] = value
         for key, value in random_floor(len(texts), len(gallery), data.caption_image).items():
             metrics[f"coco_t2i_random_{key}"] = value
+        scores = texts @ gallery.T
+        own = np.zeros_like(scores, dtype=bool)
+        own[np.arange(len(texts)), data.caption_image] = True
+        metrics["weak_threshold"] = weak_threshold(scores[own], scores[~own])
         metrics["coco_queries"] = len(texts)
         metrics["coco_gallery"] = len(gallery)
     if stamps:

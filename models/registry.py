@@ -79,7 +79,15 @@ class Registry:
         existing = self.find(bundle_version)
         if existing is not None:
             logger.info("bundle %s is already version %s of %s", bundle_version, existing.version, self.name)
-            return existing
+            item = self.client.get_model_version(self.name, existing.version)
+            changed = {
+                _metric_key(k): float(v)
+                for k, v in metrics.items()
+                if isinstance(v, int | float) and existing.metrics.get(_metric_key(k)) != float(v)
+            }
+            for key, value in changed.items():  # a re-evaluation (new data, new metric) updates the record
+                self.client.log_metric(item.run_id, key, value)
+            return self._describe(item) if changed else existing
         run = self.client.create_run(self._experiment_id(), run_name=f"{spec} {bundle_version}")
         run_id = run.info.run_id
         self.client.log_param(run_id, "spec", spec)

@@ -2,22 +2,65 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from server.api import errors
 from server.api.routes import health, images, models, pages, search
+from server.core import observability
 from server.core.config import Settings, get_settings
 from server.services.container import Services
+
+logger = logging.getLogger(__name__)
+
+
+def _warm_up(services: Services, default_model: str) -> None:
+    """Open the feature store and load the default model before the first query needs them."""
+    pool = services.pool()
+    if services.features() is not None and pool is not None:
+        try:
+            pool.get(default_model)
+        except Exception as exc:  # noqa: BLE001 - readyz reports it; the server still starts
+            logger.warning("default model %r not loaded at start: %s", default_model, exc)
+
+
+async def _unload_idle_forever(services: Services, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        pool = services.pool()
+        if pool is not None:
+            await run_in_threadpool(pool.unload_idle)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    services: Services = app.state.services
+    await run_in_threadpool(_warm_up, services, settings.default_model)
+    sweeper = asyncio.create_task(_unload_idle_forever(services, max(1.0, min(60.0, settings.pool_idle_ttl_s / 2))))
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Glimpse", summary="Accessible multimodal image search", version="0.1.0")
+    app = FastAPI(title="Glimpse", summary="Accessible multimodal image search", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.services = Services(settings)
     errors.install(app)
+    observability.install(app, lambda: app.state.services.pool_status())
     app.state.templates = Jinja2Templates(directory=settings.asset(settings.templates_dir))
     app.mount("/static", StaticFiles(directory=settings.asset(settings.static_dir)), name="static")
     app.include_router(health.router)

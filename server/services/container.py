@@ -59,3 +59,7 @@ class Services:
                         self.features_problem = f"feature store unavailable: {exc}"
                         logger.error(self.features_problem)
         return self._features
+
+    def pool_status(self) -> dict | None:
+        """The pool's state if it is open (never opens it: a metrics scrape must stay cheap)."""
+        return self._pool.status() if self._pool is not None else None

@@ -44,6 +44,7 @@ class LoadedModel:
     text_index: VectorIndex
     image_index: VectorIndex
     size_bytes: int
+    weak_threshold: float | None = None
     loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
 
@@ -141,7 +142,10 @@ class ModelPool:
         logger.info(
             "model pool: loaded version %s (%s) in %.2f s", entry.version, entry.spec, time.perf_counter() - started
         )
-        return LoadedModel(entry.version, manifest.version, entry.spec, text, image, text_index, image_index, size)
+        threshold = entry.metrics.get("weak_threshold")
+        return LoadedModel(
+            entry.version, manifest.version, entry.spec, text, image, text_index, image_index, size, threshold
+        )
 
     # ---------------------------------------------------------------- eviction
     def _evict(self, keep: str | None = None) -> None:

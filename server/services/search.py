@@ -13,8 +13,14 @@ from server.services.model_pool import LoadedModel
 
 
 def _results(
-    model: LoadedModel, features: FeatureReader, scores: np.ndarray, positions: np.ndarray, ids_of
+    model: LoadedModel,
+    features: FeatureReader,
+    scores: np.ndarray,
+    positions: np.ndarray,
+    ids_of: np.ndarray,
+    threshold: float | None = None,
 ) -> list[dict]:
+    """Result rows in rank order; ``weak`` marks scores below the version's calibrated threshold."""
     hits = [(float(s), str(ids_of[p])) for s, p in zip(scores, positions, strict=True) if p >= 0]
     records = features.records([image_id for _, image_id in hits])
     out = []
@@ -26,6 +32,7 @@ def _results(
                 "rank": len(out) + 1,
                 "image_id": image_id,
                 "score": round(score, 4),
+                "weak": threshold is not None and score < threshold,
                 "image_url": f"/api/images/{image_id}",
                 "thumbnail_url": f"/api/images/{image_id}/thumbnail",
                 "metadata": record.metadata,
@@ -45,12 +52,14 @@ def search_text(model: LoadedModel, features: FeatureReader, query: str, k: int)
     encoded = time.perf_counter()
     scores, positions = model.text_index.search(vector, k)
     searched = time.perf_counter()
-    results = _results(model, features, scores[0], positions[0], model.text_index.ids)
+    results = _results(model, features, scores[0], positions[0], model.text_index.ids, model.weak_threshold)
     done = time.perf_counter()
     return {
         "query": query,
         "k": k,
         "model": _model_info(model),
+        "weak_threshold": model.weak_threshold,
+        "no_good_match": all(r["weak"] for r in results),
         "results": results,
         "timings_ms": {
             "encode": round((encoded - started) * 1000, 2),
@@ -77,6 +86,8 @@ def search_image(
         "query_image_id": exclude,
         "k": k,
         "model": _model_info(model),
+        "weak_threshold": None,  # calibrated for text→image only; image→image similarities are not comparable
+        "no_good_match": not results,
         "results": results,
         "timings_ms": {
             "encode": round((encoded - started) * 1000, 2),

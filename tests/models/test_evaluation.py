@@ -23,3 +23,13 @@ def test_text_and_image_directions():
     owners = [0, 1, 2, 1]
     assert text_to_image_recall(texts, images, owners)["R@1"] == 1.0
     assert image_to_text_recall(images, texts, owners)["R@1"] == 1.0
+
+
+def test_weak_threshold_separates_the_two_groups():
+    from models.evaluation import weak_threshold
+
+    rng = np.random.default_rng(0)
+    positive = rng.normal(0.6, 0.05, 500)
+    negative = rng.normal(0.2, 0.05, 5000)
+    assert 0.3 < weak_threshold(positive, negative) < 0.5
+    assert weak_threshold(np.array([0.9]), np.array([0.1])) == 0.9

@@ -171,3 +171,39 @@ def test_openapi_docs_are_served(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/search", "/api/search/image", "/api/images/{image_id}", "/api/models"} <= set(paths)
+
+
+def test_prometheus_metrics_count_routes_and_pool(client):
+    client.get("/api/search", params={"q": "metrics please"})
+    client.get("/api/search", params={"q": ""})
+    text = client.get("/metrics").text
+    assert 'glimpse_requests_total{method="GET",route="/api/search",status="200"}' in text
+    assert 'glimpse_requests_total{method="GET",route="/api/search",status="422"}' in text
+    assert 'glimpse_request_seconds_bucket{le="0.01",method="GET",route="/api/search"}' in text
+    assert "glimpse_models_loaded 1.0" in text
+
+
+def test_access_log_is_structured_and_leaves_queries_out(client, caplog):
+    import json
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="glimpse.access"):
+        client.get("/api/search", params={"q": "my private query"})
+    entries = [json.loads(r.getMessage()) for r in caplog.records if r.name == "glimpse.access"]
+    assert entries and entries[-1]["route"] == "/api/search" and entries[-1]["status"] == 200
+    assert "private" not in caplog.text
+
+
+def test_weak_results_and_no_good_match_follow_the_calibrated_threshold(client):
+    """The tiny model has no coco evaluation here, so no threshold: nothing is weak; then a real one."""
+    body = first_result(client, k=3)
+    assert body["weak_threshold"] is None and body["no_good_match"] is False
+    assert all(r["weak"] is False for r in body["results"])
+    pool = client.app.state.services.pool()
+    model = pool.get("production")
+    model.weak_threshold = 2.0  # above any cosine: every result weak
+    try:
+        strict = first_result(client, k=3)
+        assert strict["no_good_match"] is True and all(r["weak"] for r in strict["results"])
+    finally:
+        model.weak_threshold = None
