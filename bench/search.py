@@ -1,0 +1,241 @@
+"""Search benchmark: server-side text-query latency by stage, at the demo size and at 100k vectors; HTTP
+throughput under concurrent load from a second process on loopback; and the simplest alternative (torch text
+encoding + numpy brute force + reading parquet) measured in the same run.
+
+Needs the demo artifacts (`make pipeline`). Run: .venv/bin/python bench/search.py [--seconds 20]
+Prints markdown tables. Every loop is bounded in count and time; traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+QUERIES = [
+    "a red car",
+    "a cat sleeping",
+    "mountains at sunset",
+    "a cup of coffee on a table",
+    "a dog",
+    "flowers",
+    "a boat on the water",
+    "people on a beach",
+    "a bird in a tree",
+    "a city street at night",
+    "fruit",
+    "an old wooden house in the snow",
+    "a child playing with a ball",
+    "a rocket launch",
+    "a bowl of soup",
+]
+
+
+def percentiles(samples_ms: list[float]) -> str:
+    p50, p99 = np.percentile(samples_ms, [50, 99])
+    return f"{p50:.2f} / {p99:.2f}"
+
+
+def stage_latency(rounds: int) -> list[tuple[str, str, str, str, str]]:
+    """In-process timings of the server's own search function, per stage (p50 / p99 ms)."""
+    from server.core.config import Settings
+    from server.services.container import Services
+    from server.services.search import search_text
+
+    settings = Settings()
+    services = Services(settings)
+    features = services.features()
+    pool = services.pool()
+    if features is None or pool is None:
+        sys.exit(f"demo artifacts missing: {services.features_problem or services.pool_problem}")
+    model = pool.get(settings.default_model)
+    for query in QUERIES:
+        search_text(model, features, query, 10)
+    stages: dict[str, list[float]] = {"encode": [], "search": [], "features": [], "total": []}
+    for i in range(rounds):
+        started = time.perf_counter()
+        body = search_text(model, features, QUERIES[i % len(QUERIES)], 10)
+        stages["total"].append((time.perf_counter() - started) * 1000)
+        for key in ("encode", "search", "features"):
+            stages[key].append(body["timings_ms"][key])
+    rows = [
+        ("demo", str(model.text_index.meta.count), model.text_index.meta.factory, stage, percentiles(values))
+        for stage, values in stages.items()
+    ]
+
+    # 100k synthetic vectors shaped like the real ones: real embeddings plus noise, re-normalised.
+    from models.index import IndexPolicy, VectorIndex
+
+    real = np.stack([model.text_index.index.reconstruct(i) for i in range(model.text_index.meta.count)])
+    rng = np.random.default_rng(0)
+    picks = real[rng.integers(0, len(real), 100_000)] + rng.normal(0, 0.05, (100_000, real.shape[1])).astype(np.float32)
+    picks /= np.linalg.norm(picks, axis=1, keepdims=True)
+    for policy, label in ((IndexPolicy(flat_max=200_000), "exact"), (IndexPolicy(flat_max=50_000), "policy")):
+        big = VectorIndex.build(picks, np.arange(len(picks)).astype(str), "synthetic", policy)
+        vectors = model.text.encode_texts(QUERIES)
+        samples = []
+        for i in range(rounds):
+            started = time.perf_counter()
+            big.search(vectors[i % len(vectors)][None], 10)
+            samples.append((time.perf_counter() - started) * 1000)
+        meta = big.meta
+        name = f"{meta.factory} ({label}, recall@10 {meta.recall_at_10:.3f}, built in {meta.build_seconds:.0f} s)"
+        rows.append(("100k synthetic", "100000", name, "search", percentiles(samples)))
+    return rows
+
+
+def baseline_latency(rounds: int) -> tuple[str, str]:
+    """The simplest alternative: torch text encoder, numpy brute force over all embeddings, parquet read."""
+    import pandas as pd
+
+    from models.encoders import load_encoder
+
+    spec = json.loads(Path("data/06_models/model_bundle.json").read_text())["spec"]
+    encoder = load_encoder(spec)
+    table = pd.read_parquet("data/04_feature/image_embeddings.parquet")
+    matrix = np.stack(table["embedding"].to_numpy())
+    ids = table["image_id"].to_numpy()
+    samples = []
+    for i in range(rounds + len(QUERIES)):
+        started = time.perf_counter()
+        vector = encoder.encode_texts([QUERIES[i % len(QUERIES)]])[0]
+        top = np.argsort(-(matrix @ vector))[:10]
+        images = pd.read_parquet("data/03_primary/images.parquet", filters=[("image_id", "in", list(ids[top]))])
+        assert len(images) == 10
+        if i >= len(QUERIES):
+            samples.append((time.perf_counter() - started) * 1000)
+    return percentiles(samples), f"{np.median(samples):.2f}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+LOAD_CLIENT = r"""
+import asyncio, json, sys, time
+import httpx
+url, seconds, concurrency, max_requests = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+queries = json.loads(sys.argv[5])
+latencies, errors = [], 0
+async def worker(client, n):
+    global errors
+    deadline = time.monotonic() + seconds
+    i = n
+    while time.monotonic() < deadline and len(latencies) + errors < max_requests:
+        started = time.perf_counter()
+        try:
+            r = await client.get(url, params={"q": queries[i % len(queries)], "k": 10})
+            if r.status_code == 200: latencies.append((time.perf_counter() - started) * 1000)
+            else: errors += 1
+        except httpx.HTTPError:
+            errors += 1
+        i += concurrency
+async def main():
+    async with httpx.AsyncClient(timeout=10) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client, n) for n in range(concurrency)))
+        print(json.dumps({"seconds": time.perf_counter() - started, "latencies": latencies, "errors": errors}))
+asyncio.run(main())
+"""
+
+
+def http_load(seconds: float, concurrency: int) -> tuple[str, str, str, str]:
+    port = free_port()
+    env = os.environ | {"GLIMPSE_ONNX_THREADS": "1"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "server.main:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        import httpx
+
+        for _ in range(60):
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30).status_code == 200:
+                break
+            time.sleep(1)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                LOAD_CLIENT,
+                f"http://127.0.0.1:{port}/api/search",
+                str(seconds),
+                str(concurrency),
+                "100000",
+                json.dumps(QUERIES),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        )
+        result = json.loads(out.stdout)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    done = len(result["latencies"])
+    return (
+        f"{concurrency}",
+        f"{done / result['seconds']:.0f}",
+        percentiles(result["latencies"]),
+        str(result["errors"]),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    print(f"machine: {os.cpu_count()} cores")
+    base, base_median = baseline_latency(min(args.rounds, 100))  # first: the server side keeps torch out
+    rows = stage_latency(args.rounds)
+    print("\n### Server-side text query latency, ms (p50 / p99)\n")
+    print("| collection | vectors | index | stage | p50 / p99 |\n|---|---:|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    ours = next(r[4] for r in rows if r[0] == "demo" and r[3] == "total")
+    ratio = float(base_median) / float(ours.split(" / ")[0])
+    print("\n### Against the simplest alternative (same run, demo collection)\n")
+    print("| path | p50 / p99 ms |\n|---|---|")
+    print(f"| Glimpse: ONNX Runtime + Faiss + Feast online store | {ours} |")
+    print(f"| torch encoder + numpy brute force + parquet read | {base} |")
+    print(f"\nGlimpse is {ratio:.1f}× faster at the median.")
+    load = http_load(args.seconds, args.concurrency)
+    print(f"\n### HTTP throughput, {args.seconds:.0f} s of GET /api/search from a second process on loopback\n")
+    print("| concurrency | requests/s | latency p50 / p99 ms | errors |\n|---:|---:|---|---:|")
+    print("| " + " | ".join(load) + " |")
+
+
+if __name__ == "__main__":
+    main()
