@@ -27,6 +27,7 @@ class ModelVersion:
     source: str
     aliases: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def _client(tracking_uri: str):
@@ -104,6 +105,11 @@ class Registry:
             self.name, source=source, run_id=run_id, tags={"spec": spec, "bundle_version": bundle_version}
         )
         return self._describe(self.client.get_model_version(self.name, created.version))
+
+    def tag(self, version: str, tags: dict[str, str]) -> None:
+        """Record facts about a version (e.g. the index built for it); re-tagging overwrites."""
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.name, version, key, str(value))
 
     def set_alias(self, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(self.name, alias, version)
@@ -188,6 +194,7 @@ class Registry:
             source=item.source,
             aliases=aliases,
             metrics=metrics,
+            tags=dict(item.tags or {}),
         )
 
 

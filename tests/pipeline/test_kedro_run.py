@@ -109,7 +109,9 @@ def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_pat
     registration = json.loads((scratch_project / "data/06_models/registration.json").read_text())
     assert registration["production"] == registration["candidate"] == "1"
     registry = Registry(f"sqlite:///{scratch_project}/data/mlflow/mlflow.db", scratch_project / "data/mlflow/artifacts")
-    assert registry.get("production").bundle_version == bundle["version"]
+    production = registry.get("production")
+    assert production.bundle_version == bundle["version"]
+    assert production.tags["index_text"] == "Flat" and production.tags["index_text_recall_at_10"] == "1.0000"
 
     stamp = {p: p.stat().st_mtime_ns for p in scratch_project.rglob("*.onnx")}
     assert len(stamp) == 4  # text + image in the bundle, and their copies in the registry

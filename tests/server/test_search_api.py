@@ -157,6 +157,7 @@ def test_models_endpoint_reports_versions_aliases_and_pool(client):
     assert body["default"] == "production"
     assert body["versions"][0]["aliases"] == ["candidate", "production"]
     assert body["versions"][0]["spec"].startswith("open_clip:")
+    assert body["versions"][0]["index"]["text"] == "Flat" and body["versions"][0]["index"]["text_count"] == "12"
     loaded = body["pool"]["loaded"]
     assert loaded and loaded[0]["version"] == "1" and loaded[0]["images"] == 12
 

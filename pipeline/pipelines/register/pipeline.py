@@ -7,5 +7,12 @@ from .nodes import register_model
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
-        [Node(register_model, ["model_bundle", "evaluation", "params:registry"], "registration", name="register_model")]
+        [
+            Node(
+                register_model,
+                ["model_bundle", "evaluation", "index_summary", "params:registry"],
+                "registration",
+                name="register_model",
+            )
+        ]
     )

@@ -21,7 +21,8 @@ def models(pool: Annotated[ModelPool, Depends(get_pool)], settings: Annotated[Se
             "spec": v.spec,
             "bundle_version": v.bundle_version,
             "aliases": v.aliases,
-            "metrics": {k: round(x, 4) for k, x in v.metrics.items() if "_at_" in k},
+            "metrics": {k: round(x, 4) for k, x in v.metrics.items() if "_at_" in k or k == "weak_threshold"},
+            "index": {k.removeprefix("index_"): t for k, t in v.tags.items() if k.startswith("index_")},
         }
         for v in pool.registry.versions()
     ]
