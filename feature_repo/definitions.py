@@ -12,27 +12,21 @@ from pathlib import Path
 from feast import Entity, FeatureView, Field, FileSource, ValueType
 from feast.types import Array, Bytes, Float32, Int64, String
 
+from feature_repo.schema import (
+    DESCRIPTION,
+    DESCRIPTION_FEATURES,
+    EMBEDDING,
+    INTEGER_FEATURES,
+    METADATA,
+    METADATA_FEATURES,
+    THUMBNAIL,
+)
+
 PROJECT = "glimpse"
 TTL = timedelta(days=3650)  # images do not expire
 
-METADATA = "image_metadata"
-THUMBNAIL = "image_thumbnail"
-EMBEDDING = "image_embedding"
-DESCRIPTION = "image_description"
-
-METADATA_FIELDS = {
-    "path": String,
-    "format": String,
-    "width": Int64,
-    "height": Int64,
-    "bytes": Int64,
-    "exif_datetime": String,
-    "camera": String,
-    "source": String,
-    "licence": String,
-    "source_description": String,
-}
-DESCRIPTION_FIELDS = {"alt": String, "long": String, "evidence": String}
+METADATA_FIELDS = {name: Int64 if name in INTEGER_FEATURES else String for name in METADATA_FEATURES}
+DESCRIPTION_FIELDS = dict.fromkeys(DESCRIPTION_FEATURES, String)
 
 
 def entities() -> tuple[Entity, Entity]:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from models.bundle import TextSpec
-from models.encoders.base import Encoder, l2_normalise
+from models.encoders.base import l2_normalise
 from models.encoders.efficientnet_lite import load_efficientnet_lite
 from models.encoders.minilm import MAX_TOKENS, load_minilm
+from models.encoders.torch_towers import TorchTowersEncoder
 
 PROMPTS = ("a photo of a {}.",)
 
@@ -85,7 +85,7 @@ def imagenet_class_names() -> list[str]:
     return list(IMAGENET_CLASSNAMES)
 
 
-class ConSEEncoder(Encoder):
+class ConSEEncoder(TorchTowersEncoder):
     """Torch implementation, used for export, evaluation and as the reference for the ONNX graphs."""
 
     def __init__(self, config: ConSEConfig | None = None) -> None:
@@ -93,6 +93,7 @@ class ConSEEncoder(Encoder):
         self.spec = self.config.spec
         torch.set_grad_enabled(False)
         self.text_model, self.tokenizer = load_minilm()
+        self.text_spec = TextSpec(max_length=MAX_TOKENS, pad_id=0)
         classifier, self.preprocess = load_efficientnet_lite(self.config.variant)
         self.class_names = imagenet_class_names()
         self.class_embeddings = self._embed_classes()
@@ -104,26 +105,3 @@ class ConSEEncoder(Encoder):
     def _embed_classes(self) -> np.ndarray:
         per_prompt = [self.encode_texts([p.format(name) for name in self.class_names]) for p in self.config.prompts]
         return l2_normalise(np.mean(per_prompt, axis=0))
-
-    @torch.inference_mode()
-    def encode_texts(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
-        out = []
-        for start in range(0, len(texts), batch_size):
-            ids, mask = self.tokenizer(texts[start : start + batch_size])
-            out.append(self.text_model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy())
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
-
-    @torch.inference_mode()
-    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        return self.image_model(torch.from_numpy(pixels))[0].numpy().astype(np.float32)
-
-    @torch.inference_mode()
-    def image_features(self, pixels: np.ndarray) -> np.ndarray:
-        """The classifier's own pooled features (normalised), the space for image→image search."""
-        return self.image_model(torch.from_numpy(pixels))[1].numpy().astype(np.float32)
-
-    def text_export(self) -> tuple[nn.Module, TextSpec, Path]:
-        return self.text_model, TextSpec(max_length=MAX_TOKENS, pad_id=0), self.tokenizer.tokenizer_file
-
-    def image_export(self) -> nn.Module:
-        return self.image_model

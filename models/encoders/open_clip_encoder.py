@@ -13,12 +13,12 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-import numpy as np
 import torch
 from torch import nn
 
 from models.bundle import TextSpec
-from models.encoders.base import Encoder, ModelUnavailableError
+from models.encoders.base import ModelUnavailableError
+from models.encoders.torch_towers import TorchTowersEncoder
 from models.preprocess import ImagePreprocess
 from models.tokenizer import TextTokenizer
 
@@ -184,7 +184,7 @@ def _simple_tokenizer_to_json(tokenizer, target: Path) -> None:
     built.save(str(target))
 
 
-class OpenClipEncoder(Encoder):
+class OpenClipEncoder(TorchTowersEncoder):
     def __init__(self, spec: str, cache_dir: Path | None = None) -> None:
         import open_clip
 
@@ -202,24 +202,7 @@ class OpenClipEncoder(Encoder):
         self._folder = Path(tempfile.mkdtemp(prefix="glimpse-tokenizer-", dir=cache_dir))
         self.context_length = int(self.model.context_length)
         self.tokenizer = TextTokenizer(tokenizer_json(arch, self._folder), max_length=self.context_length, pad_id=0)
+        self.text_spec = TextSpec(max_length=self.context_length, pad_id=0)
         self.text_model = _ClipText(self.model).eval()
         self.image_model = _ClipImage(self.model).eval()
         self.dim = int(self.encode_texts(["probe"]).shape[1])
-
-    @torch.inference_mode()
-    def encode_texts(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
-        parts = []
-        for start in range(0, len(texts), batch_size):
-            ids, mask = self.tokenizer(texts[start : start + batch_size])
-            parts.append(self.text_model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy())
-        return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, self.dim), np.float32)
-
-    @torch.inference_mode()
-    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        return self.image_model(torch.from_numpy(pixels))[0].numpy().astype(np.float32)
-
-    def text_export(self) -> tuple[nn.Module, TextSpec, Path]:
-        return self.text_model, TextSpec(max_length=self.context_length, pad_id=0), self.tokenizer.tokenizer_file
-
-    def image_export(self) -> nn.Module:
-        return self.image_model

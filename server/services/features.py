@@ -8,19 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-METADATA = [
-    "path",
-    "format",
-    "width",
-    "height",
-    "bytes",
-    "exif_datetime",
-    "camera",
-    "source",
-    "licence",
-    "source_description",
-]
-DESCRIPTION = ["alt", "long", "evidence"]
+from feature_repo import schema as views
+from feature_repo.schema import DESCRIPTION_FEATURES, METADATA_FEATURES
+
+METADATA = list(METADATA_FEATURES)
+DESCRIPTION = list(DESCRIPTION_FEATURES)
 
 
 def _keep_torch_out() -> None:
@@ -59,7 +51,7 @@ class FeatureReader:
         if not ids:
             return []
         rows = self._read(
-            [f"image_metadata:{f}" for f in METADATA] + [f"image_description:{f}" for f in DESCRIPTION], ids
+            [f"{views.METADATA}:{f}" for f in METADATA] + [f"{views.DESCRIPTION}:{f}" for f in DESCRIPTION], ids
         )
         out: list[ImageRecord | None] = []
         for i, image_id in enumerate(ids):
@@ -76,4 +68,4 @@ class FeatureReader:
         return out
 
     def thumbnail(self, image_id: str) -> bytes | None:
-        return self._read(["image_thumbnail:thumbnail"], [image_id])["thumbnail"][0]
+        return self._read([f"{views.THUMBNAIL}:thumbnail"], [image_id])["thumbnail"][0]

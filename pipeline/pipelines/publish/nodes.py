@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from feature_repo import schema as views
+
 logger = logging.getLogger(__name__)
 
 
@@ -52,7 +54,7 @@ def feature_tables(
     vectors = embeddings[["image_id", "model_version", "embedding"]].copy()
     vectors["embedding"] = [list(map(float, v)) for v in vectors["embedding"]]
     vectors["event_timestamp"] = pd.Timestamp(now)
-    return {"image_metadata": metadata, "image_thumbnail": thumbnails, "image_embedding": vectors}
+    return {views.METADATA: metadata, views.THUMBNAIL: thumbnails, views.EMBEDDING: vectors}
 
 
 def publish_features(

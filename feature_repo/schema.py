@@ -1,0 +1,22 @@
+"""Names of the feature views and their features, without importing Feast (the server reads these
+before it may import Feast)."""
+
+METADATA = "image_metadata"
+THUMBNAIL = "image_thumbnail"
+EMBEDDING = "image_embedding"
+DESCRIPTION = "image_description"
+
+METADATA_FEATURES = (
+    "path",
+    "format",
+    "width",
+    "height",
+    "bytes",
+    "exif_datetime",
+    "camera",
+    "source",
+    "licence",
+    "source_description",
+)
+INTEGER_FEATURES = {"width", "height", "bytes"}
+DESCRIPTION_FEATURES = ("alt", "long", "evidence")
