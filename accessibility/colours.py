@@ -1,0 +1,134 @@
+"""Dominant colours of an image, in plain words a listener understands.
+
+Pixels are clustered (k-means in CIELAB, where distances follow perceived difference) and each cluster is
+named by the nearest colour of a small palette of CSS/X11 names chosen to be plain spoken English.
+Transparent pixels are ignored, so a cut-out on a transparent background is described by the object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+# CSS/X11 colours, each with the plain word we say for it (a word may have several reference colours).
+PALETTE: list[tuple[str, tuple[int, int, int]]] = [
+    ("black", (0, 0, 0)),
+    ("dark grey", (64, 64, 64)),
+    ("grey", (128, 128, 128)),
+    ("silver", (192, 192, 192)),
+    ("white", (255, 255, 255)),
+    ("dark red", (139, 0, 0)),
+    ("red", (220, 20, 60)),
+    ("pink", (255, 182, 193)),
+    ("hot pink", (255, 105, 180)),
+    ("orange", (255, 140, 0)),
+    ("brown", (139, 69, 19)),
+    ("tan", (210, 180, 140)),
+    ("beige", (245, 245, 220)),
+    ("gold", (255, 215, 0)),
+    ("yellow", (255, 255, 0)),
+    ("olive", (128, 128, 0)),
+    ("light green", (144, 238, 144)),
+    ("green", (34, 139, 34)),
+    ("dark green", (0, 100, 0)),
+    ("teal", (0, 128, 128)),
+    ("turquoise", (64, 224, 208)),
+    ("sky blue", (135, 206, 235)),
+    ("blue", (0, 0, 255)),  # CSS blue
+    ("blue", (65, 105, 225)),  # CSS royalblue: most blues people call "blue" sit between the two
+    ("navy", (0, 0, 128)),
+    ("purple", (128, 0, 128)),
+    ("violet", (238, 130, 238)),
+    ("magenta", (255, 0, 255)),
+]
+
+
+@dataclass(frozen=True)
+class ColourShare:
+    name: str
+    share: float  # fraction of the (opaque) pixels
+    rgb: tuple[int, int, int]
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB in 0–255, shape (..., 3) → CIELAB (D65), shape (..., 3)."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    matrix = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = linear @ matrix.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+_NAMES = [name for name, _ in PALETTE]
+_PALETTE_LAB = srgb_to_lab(np.array([rgb for _, rgb in PALETTE]))
+
+
+def name_of(rgb: tuple[int, int, int] | np.ndarray) -> str:
+    """The palette word nearest to a colour (CIELAB distance)."""
+    distances = np.linalg.norm(_PALETTE_LAB - srgb_to_lab(np.asarray(rgb))[None], axis=1)
+    return _NAMES[int(np.argmin(distances))]
+
+
+def _opaque_pixels(image: Image.Image, side: int) -> np.ndarray:
+    small = image.convert("RGBA")
+    small.thumbnail((side, side))
+    pixels = np.asarray(small).reshape(-1, 4)
+    return pixels[pixels[:, 3] >= 128][:, :3]
+
+
+def _kmeans(points: np.ndarray, k: int, iterations: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Plain k-means with k-means++ seeding; deterministic for a given seed."""
+    rng = np.random.default_rng(seed)
+    centres = [points[rng.integers(len(points))]]
+    for _ in range(1, k):
+        d2 = np.min([np.sum((points - c) ** 2, axis=1) for c in centres], axis=0)
+        if d2.sum() == 0:
+            break
+        centres.append(points[rng.choice(len(points), p=d2 / d2.sum())])
+    centres = np.array(centres)
+    for _ in range(iterations):
+        labels = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        moved = np.array(
+            [points[labels == i].mean(0) if np.any(labels == i) else centres[i] for i in range(len(centres))]
+        )
+        if np.allclose(moved, centres):
+            break
+        centres = moved
+    labels = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    return centres, labels
+
+
+def dominant_colours(image: Image.Image, k: int = 5, min_share: float = 0.1, side: int = 64) -> list[ColourShare]:
+    """Named colours covering at least ``min_share`` of the opaque pixels, most common first."""
+    rgb = _opaque_pixels(image, side)
+    if len(rgb) == 0:
+        return []
+    lab = srgb_to_lab(rgb)
+    _, labels = _kmeans(lab, min(k, len(np.unique(rgb, axis=0))))
+    shares: dict[str, list] = {}
+    for cluster in np.unique(labels):
+        members = rgb[labels == cluster]
+        mean_rgb = members.mean(0)
+        name = name_of(mean_rgb)
+        entry = shares.setdefault(name, [0, np.zeros(3)])
+        entry[0] += len(members)
+        entry[1] += mean_rgb * len(members)
+    total = len(rgb)
+    found = [
+        ColourShare(name, count / total, tuple(int(v) for v in (weighted / count).round()))
+        for name, (count, weighted) in shares.items()
+    ]
+    found.sort(key=lambda c: -c.share)
+    return [c for c in found if c.share >= min_share]
+
+
+def lightness(image: Image.Image, side: int = 64) -> str:
+    """ "bright", "dark" or "medium", from the mean CIELAB lightness of the opaque pixels."""
+    rgb = _opaque_pixels(image, side)
+    if len(rgb) == 0:
+        return "medium"
+    mean_l = float(srgb_to_lab(rgb)[:, 0].mean())
+    return "bright" if mean_l >= 70 else "dark" if mean_l <= 30 else "medium"
