@@ -1,0 +1,113 @@
+"""WordNet 3.0 nouns from the Debian ``wordnet-base`` package: names and hypernyms, offline.
+
+ImageNet class ids are WordNet noun offsets (``n02123045`` → tabby), so a classifier's labels can be
+generalised ("tabby", "tiger cat", "Egyptian cat" → "domestic cat" → "cat") without any download.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULT_DATA = Path("/usr/share/wordnet/data.noun")
+
+
+@dataclass(frozen=True)
+class Synset:
+    offset: int
+    lemmas: tuple[str, ...]  # spaces instead of underscores, most common first
+    hypernyms: tuple[int, ...]  # "@" and instance "@i" pointers
+    gloss: str
+
+    @property
+    def name(self) -> str:
+        return self.lemmas[0]
+
+
+class WordNet:
+    def __init__(self, data_noun: Path = DEFAULT_DATA) -> None:
+        if not Path(data_noun).exists():
+            raise FileNotFoundError(
+                f"WordNet noun data not found at {data_noun}: install the Debian package wordnet-base (make setup)"
+            )
+        self._synsets = dict(_parse(Path(data_noun)))
+        self._depths: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._synsets)
+
+    def synset(self, offset: int | str) -> Synset:
+        """By offset, or by an ImageNet-style id such as ``n02123045``."""
+        key = int(offset[1:]) if isinstance(offset, str) and offset.startswith("n") else int(offset)
+        try:
+            return self._synsets[key]
+        except KeyError:
+            raise KeyError(f"no WordNet noun synset {offset}") from None
+
+    def ancestors(self, offset: int | str) -> list[int]:
+        """The synset and all its hypernyms, nearest first (breadth-first, each once)."""
+        start = self.synset(offset).offset
+        seen, order, queue = {start}, [start], deque([start])
+        while queue:
+            for parent in self._synsets[queue.popleft()].hypernyms:
+                if parent not in seen and parent in self._synsets:
+                    seen.add(parent)
+                    order.append(parent)
+                    queue.append(parent)
+        return order
+
+    def depth(self, offset: int | str) -> int:
+        """Length of the longest hypernym path to the root (entity has depth 0).
+
+        The longest path is the one that measures specificity when a synset has several parents
+        ("domestic cat" is both a "cat" and a "domestic animal").
+        """
+        start = self.synset(offset).offset
+        stack, pending = [start], set()
+        while stack:  # iterative post-order: the hierarchy is ~20 deep, but no recursion limits to worry about
+            node = stack[-1]
+            parents = [p for p in self._synsets[node].hypernyms if p in self._synsets]
+            missing = [p for p in parents if p not in self._depths]
+            if missing and node not in pending:
+                pending.add(node)
+                stack.extend(missing)
+                continue
+            stack.pop()
+            pending.discard(node)
+            self._depths[node] = 1 + max((self._depths[p] for p in parents), default=-1)
+        return self._depths[start]
+
+    def lowest_common_ancestor(self, offsets: list[int | str]) -> Synset:
+        """The deepest synset that is an ancestor of (or equal to) every given synset."""
+        if not offsets:
+            raise ValueError("need at least one synset")
+        common = set(self.ancestors(offsets[0]))
+        for offset in offsets[1:]:
+            common &= set(self.ancestors(offset))
+        return self.synset(max(common, key=self.depth))
+
+
+def _parse(path: Path):
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.startswith("  "):  # the licence header
+                continue
+            head, _, gloss = line.partition(" | ")
+            fields = head.split()
+            offset, word_count = int(fields[0]), int(fields[3], 16)
+            lemmas = tuple(fields[4 + 2 * i].replace("_", " ") for i in range(word_count))
+            at = 4 + 2 * word_count
+            pointer_count = int(fields[at])
+            hypernyms = []
+            for i in range(pointer_count):
+                symbol, target, pos = fields[at + 1 + 4 * i : at + 4 + 4 * i]
+                if symbol in ("@", "@i") and pos == "n":
+                    hypernyms.append(int(target))
+            yield offset, Synset(offset, lemmas, tuple(hypernyms), gloss.strip())
+
+
+@lru_cache(maxsize=1)
+def default_wordnet() -> WordNet:
+    return WordNet()
