@@ -10,6 +10,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from models.bundle import BundleManifest
+from models.encoders.base import encode_images_in_batches
 from models.preprocess import ImagePreprocess
 from models.tokenizer import TextTokenizer
 
@@ -72,8 +73,4 @@ class OnnxImageEncoder:
         return embedding, features
 
     def encode_images(self, images: list[Image.Image], batch_size: int = 32) -> np.ndarray:
-        parts = [
-            self.encode_pixels(self.preprocess.batch(images[start : start + batch_size]))
-            for start in range(0, len(images), batch_size)
-        ]
-        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+        return encode_images_in_batches(self, images, batch_size)

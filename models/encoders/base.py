@@ -30,11 +30,16 @@ class Encoder(ABC):
         """Embed texts → (n, dim)."""
 
     def encode_images(self, images: list[Image.Image], batch_size: int = 32) -> np.ndarray:
-        parts = [
-            self.encode_pixels(self.preprocess.batch(images[start : start + batch_size]))
-            for start in range(0, len(images), batch_size)
-        ]
-        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+        return encode_images_in_batches(self, images, batch_size)
+
+
+def encode_images_in_batches(encoder, images: list[Image.Image], batch_size: int = 32) -> np.ndarray:
+    """PIL images → embeddings through any encoder with ``preprocess``, ``encode_pixels`` and ``dim``."""
+    parts = [
+        encoder.encode_pixels(encoder.preprocess.batch(images[start : start + batch_size]))
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
 
 
 def l2_normalise(array: np.ndarray) -> np.ndarray:

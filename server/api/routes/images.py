@@ -9,9 +9,9 @@ from fastapi.responses import Response
 
 from server.api.deps import get_features, get_settings
 from server.api.errors import ApiError
-from server.api.routes.search import read_original
 from server.core.config import Settings
 from server.services.features import FeatureReader
+from server.services.originals import OriginalUnavailableError, read_original
 
 router = APIRouter(prefix="/api/images", tags=["images"])
 
@@ -33,10 +33,10 @@ def original(
     settings: Annotated[Settings, Depends(get_settings)],
     features: Annotated[FeatureReader, Depends(get_features)],
 ) -> Response:
-    record = features.records([image_id])[0]
-    if record is None:
-        raise ApiError(404, "unknown_image", f"there is no image {image_id}")
-    data = read_original(settings, features, image_id)
+    try:
+        data, record = read_original(settings, features, image_id)
+    except OriginalUnavailableError as exc:
+        raise ApiError(404, exc.code, str(exc)) from None
     media = CONTENT_TYPES.get(record.metadata["format"], "application/octet-stream")
     return Response(data, media_type=media, headers=CACHE | {"X-Content-Type-Options": "nosniff"})
 

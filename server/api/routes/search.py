@@ -13,6 +13,7 @@ from server.api.errors import ApiError
 from server.core.config import Settings
 from server.services.features import FeatureReader
 from server.services.model_pool import LoadedModel
+from server.services.originals import OriginalUnavailableError, read_original
 from server.services.search import search_image, search_text
 from server.services.uploads import UploadError, decode_upload
 
@@ -61,21 +62,12 @@ async def search_by_image(
         source_id = image_id.strip().lower()
         if not IMAGE_ID.match(source_id):
             raise ApiError(422, "invalid_request", "image_id must be 32 hexadecimal characters")
-        data = await run_in_threadpool(read_original, settings, features, source_id)
+        try:
+            data, _ = await run_in_threadpool(read_original, settings, features, source_id)
+        except OriginalUnavailableError as exc:
+            raise ApiError(404, exc.code, str(exc)) from None
     try:
         image = await run_in_threadpool(decode_upload, data, settings.max_upload_bytes, settings.max_upload_pixels)
     except UploadError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
     return await run_in_threadpool(search_image, model, features, image, k, source_id)
-
-
-def read_original(settings: Settings, features: FeatureReader, image_id: str) -> bytes:
-    """Original bytes of a collection image; only files inside the collection folder are ever read."""
-    record = features.records([image_id])[0]
-    if record is None:
-        raise ApiError(404, "unknown_image", f"there is no image {image_id}")
-    root = settings.path(settings.collection_root).resolve()
-    path = (root / record.metadata["path"]).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise ApiError(404, "image_file_missing", "the original file is no longer in the collection folder")
-    return path.read_bytes()
