@@ -72,10 +72,14 @@ def name_of(rgb: tuple[int, int, int] | np.ndarray) -> str:
     return _NAMES[int(np.argmin(distances))]
 
 
-def _opaque_pixels(image: Image.Image, side: int) -> np.ndarray:
-    small = image.convert("RGBA")
+def _small_rgba(image: Image.Image, side: int) -> np.ndarray:
+    small = image.convert("RGBA") if image.mode != "RGBA" else image.copy()
     small.thumbnail((side, side))
-    pixels = np.asarray(small).reshape(-1, 4)
+    return np.asarray(small).reshape(-1, 4)
+
+
+def _opaque_pixels(image: Image.Image, side: int) -> np.ndarray:
+    pixels = _small_rgba(image, side)
     return pixels[pixels[:, 3] >= 128][:, :3]
 
 
@@ -103,7 +107,10 @@ def _kmeans(points: np.ndarray, k: int, iterations: int = 12, seed: int = 0) -> 
 
 def dominant_colours(image: Image.Image, k: int = 5, min_share: float = 0.1, side: int = 64) -> list[ColourShare]:
     """Named colours covering at least ``min_share`` of the opaque pixels, most common first."""
-    rgb = _opaque_pixels(image, side)
+    return _name_clusters(_opaque_pixels(image, side), k, min_share)
+
+
+def _name_clusters(rgb: np.ndarray, k: int, min_share: float) -> list[ColourShare]:
     if len(rgb) == 0:
         return []
     lab = srgb_to_lab(rgb)
@@ -125,10 +132,43 @@ def dominant_colours(image: Image.Image, k: int = 5, min_share: float = 0.1, sid
     return [c for c in found if c.share >= min_share]
 
 
-def lightness(image: Image.Image, side: int = 64) -> str:
-    """ "bright", "dark" or "medium", from the mean CIELAB lightness of the opaque pixels."""
-    rgb = _opaque_pixels(image, side)
-    if len(rgb) == 0:
-        return "medium"
-    mean_l = float(srgb_to_lab(rgb)[:, 0].mean())
-    return "bright" if mean_l >= 70 else "dark" if mean_l <= 30 else "medium"
+@dataclass(frozen=True)
+class Appearance:
+    """What the pixels say, measured once on a small copy of the image."""
+
+    colours: list[ColourShare]
+    lightness: float | None  # mean CIELAB L* (0 black … 100 white) of the opaque pixels; None if none
+    chroma: float | None  # mean CIELAB chroma; below ~6 the picture reads as black and white
+    transparent: float  # share of pixels that are (mostly) transparent
+
+    @property
+    def light(self) -> str:
+        """ "very dark", "dark", "medium", "bright" or "very bright"."""
+        if self.lightness is None:
+            return "medium"
+        for upper, word in ((15, "very dark"), (35, "dark"), (65, "medium"), (85, "bright")):
+            if self.lightness < upper:
+                return word
+        return "very bright"
+
+    @property
+    def black_and_white(self) -> bool:
+        return self.chroma is not None and self.chroma < GREY_CHROMA
+
+
+GREY_CHROMA = 6.0
+
+
+def appearance(image: Image.Image, k: int = 5, min_share: float = 0.1, side: int = 64) -> Appearance:
+    pixels = _small_rgba(image, side)
+    opaque = pixels[pixels[:, 3] >= 128][:, :3]
+    transparent = float(np.mean(pixels[:, 3] < 128)) if len(pixels) else 0.0
+    if len(opaque) == 0:
+        return Appearance([], None, None, transparent)
+    lab = srgb_to_lab(opaque)
+    return Appearance(
+        colours=_name_clusters(opaque, k, min_share),
+        lightness=float(lab[:, 0].mean()),
+        chroma=float(np.hypot(lab[:, 1], lab[:, 2]).mean()),
+        transparent=transparent,
+    )

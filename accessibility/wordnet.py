@@ -20,6 +20,7 @@ class Synset:
     lemmas: tuple[str, ...]  # spaces instead of underscores, most common first
     hypernyms: tuple[int, ...]  # "@" and instance "@i" pointers
     gloss: str
+    sense_keys: tuple[str, ...] = ()  # one per lemma, e.g. "cat%1:05:00::", to look up tagged-use counts
 
     @property
     def name(self) -> str:
@@ -34,6 +35,7 @@ class WordNet:
             )
         self._synsets = dict(_parse(Path(data_noun)))
         self._depths: dict[int, int] = {}
+        self._counts = _sense_counts(Path(data_noun).with_name("cntlist.rev"))
 
     def __len__(self) -> int:
         return len(self._synsets)
@@ -79,6 +81,11 @@ class WordNet:
             self._depths[node] = 1 + max((self._depths[p] for p in parents), default=-1)
         return self._depths[start]
 
+    def familiarity(self, offset: int | str) -> int:
+        """How often the synset's words were tagged in the SemCor corpus (``cntlist.rev``): a proxy for how
+        everyday the concept is ("bird" 29, "oscine" 0). 0 when unknown."""
+        return max((self._counts.get(key, 0) for key in self.synset(offset).sense_keys), default=0)
+
     def lowest_common_ancestor(self, offsets: list[int | str]) -> Synset:
         """The deepest synset that is an ancestor of (or equal to) every given synset."""
         if not offsets:
@@ -96,8 +103,10 @@ def _parse(path: Path):
                 continue
             head, _, gloss = line.partition(" | ")
             fields = head.split()
-            offset, word_count = int(fields[0]), int(fields[3], 16)
-            lemmas = tuple(fields[4 + 2 * i].replace("_", " ") for i in range(word_count))
+            offset, lex_file, word_count = int(fields[0]), int(fields[1]), int(fields[3], 16)
+            words = [(fields[4 + 2 * i], int(fields[5 + 2 * i], 16)) for i in range(word_count)]
+            lemmas = tuple(word.replace("_", " ") for word, _ in words)
+            keys = tuple(f"{_lemma_key(word)}%1:{lex_file:02d}:{lex_id:02d}::" for word, lex_id in words)
             at = 4 + 2 * word_count
             pointer_count = int(fields[at])
             hypernyms = []
@@ -105,7 +114,25 @@ def _parse(path: Path):
                 symbol, target, pos = fields[at + 1 + 4 * i : at + 4 + 4 * i]
                 if symbol in ("@", "@i") and pos == "n":
                     hypernyms.append(int(target))
-            yield offset, Synset(offset, lemmas, tuple(hypernyms), gloss.strip())
+            yield offset, Synset(offset, lemmas, tuple(hypernyms), gloss.strip(), keys)
+
+
+def _lemma_key(word: str) -> str:
+    """Sense keys use the lower-cased lemma without the adjective-position marker, e.g. ``(a)``."""
+    return word.split("(", 1)[0].lower()
+
+
+def _sense_counts(path: Path) -> dict[str, int]:
+    """``cntlist.rev`` lines: ``sense_key sense_number tag_count``; missing file → no counts."""
+    counts: dict[str, int] = {}
+    if not path.exists():
+        return counts
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) == 3 and parts[0].find("%1:") > 0:
+                counts[parts[0]] = int(parts[2])
+    return counts
 
 
 @lru_cache(maxsize=1)

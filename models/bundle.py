@@ -5,7 +5,9 @@ Layout of a bundle folder::
     manifest.json   spec, dim, version, files, preprocessing, tokenizer settings
     text.onnx       (input_ids, attention_mask) int64 → embedding, dynamic batch and sequence axes
     tokenizer.json  `tokenizers` file for text.onnx
-    image.onnx      pixels float32 (n, 3, s, s) → embedding, dynamic batch axis
+    image.onnx      pixels float32 (n, 3, s, s) → embedding, image→image features, class probabilities;
+                    dynamic batch axis
+    classes.json    {"ids": WordNet ids, "names": spoken names} of the class-probability columns
 
 No torch here: the server reads bundles.
 """
@@ -18,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 MANIFEST = "manifest.json"
+# 2: image.onnx has a third output (class probabilities) and the bundle carries classes.json.
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class TextSpec:
 class ImageSpec:
     file: str = "image.onnx"
     preprocess: dict = field(default_factory=dict)
+    classes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class BundleManifest:
     text: TextSpec
     image: ImageSpec | None
     extra: dict = field(default_factory=dict)
+    format: int = 1
 
     def save(self, folder: Path) -> None:
         (folder / MANIFEST).write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
@@ -60,7 +66,15 @@ class BundleManifest:
             text=TextSpec(**raw["text"]),
             image=ImageSpec(**raw["image"]) if raw.get("image") else None,
             extra=raw.get("extra", {}),
+            format=int(raw.get("format", 1)),
         )
+
+    def classes(self, folder: Path) -> tuple[list[str], list[str]]:
+        """(WordNet ids, spoken names) of the image graph's class-probability columns; empty without them."""
+        if self.image is None or not self.image.classes:
+            return [], []
+        raw = json.loads((Path(folder) / self.image.classes).read_text())
+        return list(raw["ids"]), list(raw["names"])
 
 
 def content_version(folder: Path, names: list[str]) -> str:

@@ -5,6 +5,7 @@ Export tooling is kept apart from serving: this module imports torch, ``models.r
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.bundle import BundleManifest, ImageSpec, content_version
+from models.bundle import FORMAT, BundleManifest, ImageSpec, content_version
 from models.encoders.base import Encoder
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class _TextForExport(nn.Module):
 
 
 TEXT_OUTPUT = "text_embedding"
-IMAGE_OUTPUTS = ["image_embedding", "image_features"]
+IMAGE_OUTPUTS = ["image_embedding", "image_features", "class_probabilities"]
 
 
 def export_onnx(
@@ -83,7 +84,11 @@ def export_bundle(encoder: Encoder, folder: Path, with_image: bool = True) -> Bu
         files = [text_spec.file, text_spec.tokenizer]
         image_spec = None
         if with_image:
-            image_spec = ImageSpec(preprocess=encoder.preprocess.to_dict())
+            from models.encoders.torch_towers import imagenet_class_ids
+
+            image_spec = ImageSpec(preprocess=encoder.preprocess.to_dict(), classes="classes.json")
+            classes = {"ids": imagenet_class_ids(), "names": list(encoder.class_names)}
+            (staging / image_spec.classes).write_text(json.dumps(classes, indent=0))
             size = encoder.preprocess.size
             export_onnx(
                 encoder.image_export(),
@@ -93,13 +98,14 @@ def export_bundle(encoder: Encoder, folder: Path, with_image: bool = True) -> Bu
                 IMAGE_OUTPUTS,
                 {"pixels": {0: torch.export.Dim("batch", min=1, max=4096)}},
             )
-            files.append(image_spec.file)
+            files += [image_spec.file, image_spec.classes]
         manifest = BundleManifest(
             spec=encoder.spec,
             dim=encoder.dim,
             version=content_version(staging, files),
             text=text_spec,
             image=image_spec,
+            format=FORMAT,
         )
         manifest.save(staging)
         if folder.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,13 @@ class OnnxTextEncoder:
         return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, self.dim), np.float32)
 
 
+@dataclass(frozen=True)
+class ImageOutputs:
+    embeddings: np.ndarray  # (n, dim), shared text/image space, L2-normalised
+    features: np.ndarray  # (n, features_dim), image→image space, L2-normalised
+    probabilities: np.ndarray  # (n, classes), over ``OnnxImageEncoder.class_ids``; (n, 0) for older bundles
+
+
 class OnnxImageEncoder:
     """Preprocessed pixels or PIL images → L2-normalised embeddings with the bundle's image graph."""
 
@@ -58,19 +66,30 @@ class OnnxImageEncoder:
         self.session = make_session(folder / self.manifest.image.file, threads)
         self.dim = self.manifest.dim
         self.features_dim = int(self.session.get_outputs()[1].shape[1])
+        self.class_ids, self.class_names = self.manifest.classes(folder)
         self.spec = self.manifest.spec
         self.version = self.manifest.version
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Embeddings in the shared text/image space."""
-        return self.encode_pixels_and_features(pixels)[0]
+        return self.run(pixels).embeddings
 
     def encode_pixels_and_features(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(shared-space embeddings, image→image features), both L2-normalised."""
-        if len(pixels) == 0:
-            return np.zeros((0, self.dim), np.float32), np.zeros((0, self.features_dim), np.float32)
-        embedding, features = self.session.run(None, {"pixels": pixels.astype(np.float32, copy=False)})
-        return embedding, features
+        outputs = self.run(pixels)
+        return outputs.embeddings, outputs.features
+
+    def run(self, pixels: np.ndarray) -> ImageOutputs:
+        """Every output of the image graph for a batch of preprocessed pixels."""
+        n = len(pixels)
+        if n == 0:
+            empty = np.zeros((0, len(self.class_ids)), np.float32)
+            return ImageOutputs(
+                np.zeros((0, self.dim), np.float32), np.zeros((0, self.features_dim), np.float32), empty
+            )
+        outputs = self.session.run(None, {"pixels": pixels.astype(np.float32, copy=False)})
+        probabilities = outputs[2] if len(outputs) > 2 else np.zeros((n, 0), np.float32)
+        return ImageOutputs(outputs[0], outputs[1], probabilities)
 
     def encode_images(self, images: list[Image.Image], batch_size: int = 32) -> np.ndarray:
         return encode_images_in_batches(self, images, batch_size)

@@ -1,8 +1,8 @@
-"""Project pipelines, by name (``kedro run --pipeline NAME``); the default runs them all in order."""
+"""Project pipelines, by name (``kedro run --pipelines NAME``); the default runs them all in order."""
 
 from kedro.pipeline import Pipeline
 
-from pipeline.pipelines import embed, evaluate, index, ingest, publish, register
+from pipeline.pipelines import describe, embed, evaluate, index, ingest, publish, register
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -10,6 +10,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "ingest": ingest.create_pipeline(),
         "embed": embed.create_pipeline(),
         "index": index.create_pipeline(),
+        "describe": describe.create_pipeline(),
         "publish": publish.create_pipeline(),
         "evaluate": evaluate.create_pipeline(),
         "register": register.create_pipeline(),

@@ -18,7 +18,7 @@ from models.bundle import TextSpec
 from models.encoders.base import l2_normalise
 from models.encoders.efficientnet_lite import load_efficientnet_lite
 from models.encoders.minilm import MAX_TOKENS, load_minilm
-from models.encoders.torch_towers import TorchTowersEncoder
+from models.encoders.torch_towers import TorchTowersEncoder, imagenet_class_names
 
 PROMPTS = ("a photo of a {}.",)
 
@@ -61,7 +61,8 @@ class ConSEHead(nn.Module):
 
 
 class ConSEImageTower(nn.Module):
-    """Pixels → (ConSE embedding, normalised pooled features), one module so it exports to one ONNX graph.
+    """Pixels → (ConSE embedding, normalised pooled features, class probabilities), one module so it exports
+    to one ONNX graph.
 
     The pooled features serve image→image search: on Tux Paint stamp folders they beat the ConSE space
     (P@5 0.375 vs 0.286 with Lite0; bench/conse_sweep.py), because they keep what the 1000 classes drop.
@@ -72,17 +73,10 @@ class ConSEImageTower(nn.Module):
         self.classifier = classifier
         self.head = head
 
-    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         pooled = self.classifier.forward_head(self.classifier.forward_features(pixels), pre_logits=True)
         logits = self.classifier.get_classifier()(pooled)
-        return self.head(logits), nn.functional.normalize(pooled, dim=-1)
-
-
-def imagenet_class_names() -> list[str]:
-    """open_clip's curated ImageNet names: 4–5 points of R@1 better than raw WordNet lemmas (FACTS.md)."""
-    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
-
-    return list(IMAGENET_CLASSNAMES)
+        return self.head(logits), nn.functional.normalize(pooled, dim=-1), logits.softmax(dim=-1)
 
 
 class ConSEEncoder(TorchTowersEncoder):

@@ -8,7 +8,6 @@ second with a message saying what to do, instead of open_clip's ~30-second retry
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,11 +17,10 @@ from torch import nn
 
 from models.bundle import TextSpec
 from models.encoders.base import ModelUnavailableError
-from models.encoders.torch_towers import TorchTowersEncoder
+from models.encoders.torch_towers import TorchTowersEncoder, imagenet_class_names
+from models.hub import hub_unreachable_reason
 from models.preprocess import ImagePreprocess
 from models.tokenizer import TextTokenizer
-
-PROBE_TIMEOUT_S = 1.0
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -30,22 +28,6 @@ def parse_spec(spec: str) -> tuple[str, str]:
     if len(parts) != 3 or parts[0] != "open_clip" or not parts[1] or not parts[2]:
         raise ValueError(f"not an open_clip spec: {spec!r} (expected 'open_clip:ARCH:TAG_OR_FILE')")
     return parts[1], parts[2]
-
-
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _hub_reachable() -> bool:
-    from huggingface_hub import constants
-
-    url = urlparse(constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname, port), timeout=PROBE_TIMEOUT_S):
-            return True
-    except OSError:
-        return False
 
 
 def _cached_weights(cfg: dict) -> str | None:
@@ -88,15 +70,15 @@ def resolve_weights(arch: str, tag_or_file: str) -> str:
     cached = _cached_weights(cfg)
     if cached:
         return cached
-    advice = (
+    reason = hub_unreachable_reason()
+    if reason is None:
+        return tag_or_file
+    raise ModelUnavailableError(
         f"the weights for open_clip:{arch}:{tag_or_file} are not on this machine and the model hub cannot be "
-        f"reached. Download them where there is network (open_clip.create_model('{arch}', pretrained="
+        f"reached ({reason}). Download them where there is network (open_clip.create_model('{arch}', pretrained="
         f"'{tag_or_file}') fills the cache) and copy the file here, then use the spec "
         f"'open_clip:{arch}:/path/to/weights', or use the offline default model."
     )
-    if _truthy("HF_HUB_OFFLINE") or not _hub_reachable():
-        raise ModelUnavailableError(advice)
-    return tag_or_file
 
 
 class _ClipText(nn.Module):
@@ -124,15 +106,18 @@ class _ClipText(nn.Module):
 
 
 class _ClipImage(nn.Module):
-    """Pixels → (embedding, features); for CLIP the embedding is also the best image→image space."""
+    """Pixels → (embedding, features, class probabilities); for CLIP the embedding is also the best image→image
+    space, and the probabilities are zero-shot over the ImageNet classes (CLIP's own logit scale)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, class_embeddings: torch.Tensor) -> None:
         super().__init__()
         self.model = model
+        self.register_buffer("class_embeddings", class_embeddings.float())
 
-    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         embedding = nn.functional.normalize(self.model.encode_image(pixels), dim=-1)
-        return embedding, embedding
+        logits = self.model.logit_scale.exp() * embedding @ self.class_embeddings.T
+        return embedding, embedding, logits.softmax(dim=-1)
 
 
 def tokenizer_json(arch: str, folder: Path) -> Path:
@@ -204,5 +189,7 @@ class OpenClipEncoder(TorchTowersEncoder):
         self.tokenizer = TextTokenizer(tokenizer_json(arch, self._folder), max_length=self.context_length, pad_id=0)
         self.text_spec = TextSpec(max_length=self.context_length, pad_id=0)
         self.text_model = _ClipText(self.model).eval()
-        self.image_model = _ClipImage(self.model).eval()
-        self.dim = int(self.encode_texts(["probe"]).shape[1])
+        self.class_names = imagenet_class_names()
+        class_embeddings = self.encode_texts([f"a photo of a {name}." for name in self.class_names])
+        self.image_model = _ClipImage(self.model, torch.from_numpy(class_embeddings)).eval()
+        self.dim = int(class_embeddings.shape[1])

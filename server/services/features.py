@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from dataclasses import dataclass
@@ -62,10 +63,20 @@ class FeatureReader:
                 ImageRecord(
                     image_id=image_id,
                     metadata={f: rows[f][i] for f in METADATA},
-                    description={f: rows[f][i] for f in DESCRIPTION},
+                    description=_description({f: rows[f][i] for f in DESCRIPTION}),
                 )
             )
         return out
 
     def thumbnail(self, image_id: str) -> bytes | None:
         return self._read([f"{views.THUMBNAIL}:thumbnail"], [image_id])["thumbnail"][0]
+
+
+def _description(raw: dict[str, Any]) -> dict[str, Any]:
+    """The stored evidence is a JSON string; the API returns it as an object (``{}`` if unreadable)."""
+    evidence = raw.get("evidence")
+    try:
+        parsed = json.loads(evidence) if evidence else {}
+    except ValueError:
+        parsed = {}
+    return {"alt": raw.get("alt"), "long": raw.get("long"), "evidence": parsed if isinstance(parsed, dict) else {}}

@@ -36,7 +36,7 @@ def _results(
                 "image_url": f"/api/images/{image_id}",
                 "thumbnail_url": f"/api/images/{image_id}/thumbnail",
                 "metadata": record.metadata,
-                "description": record.description,
+                "description": {"alt": record.description["alt"], "long": record.description["long"]},
             }
         )
     return out

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from accessibility.colours import PALETTE, dominant_colours, lightness, name_of, srgb_to_lab
+from accessibility.colours import PALETTE, appearance, dominant_colours, name_of, srgb_to_lab
 
 
 @pytest.mark.parametrize(("name", "rgb"), PALETTE)
@@ -69,8 +69,23 @@ def test_deterministic():
     assert dominant_colours(image) == dominant_colours(image)
 
 
-def test_lightness_words():
-    assert lightness(Image.new("RGB", (8, 8), (250, 250, 250))) == "bright"
-    assert lightness(Image.new("RGB", (8, 8), (10, 10, 20))) == "dark"
-    assert lightness(Image.new("RGB", (8, 8), (128, 128, 128))) == "medium"
-    assert lightness(Image.new("RGBA", (8, 8), (0, 0, 0, 0))) == "medium"
+def test_appearance_light_words_and_black_and_white():
+    def look(colour, mode="RGB"):
+        return appearance(Image.new(mode, (8, 8), colour))
+
+    assert look((250, 250, 250)).light == "very bright"
+    assert look((200, 200, 200)).light == "bright"
+    assert look((10, 10, 20)).light == "very dark"
+    assert look((128, 128, 128)).light == "medium"
+    assert look((128, 128, 128)).black_and_white and not look((200, 30, 30)).black_and_white
+    empty = look((0, 0, 0, 0), "RGBA")
+    assert empty.light == "medium" and empty.lightness is None and empty.transparent == 1.0 and empty.colours == []
+
+
+def test_appearance_measures_transparency_and_ignores_transparent_pixels():
+    image = Image.new("RGBA", (20, 20), (0, 0, 0, 0))
+    image.paste((255, 0, 0, 255), (0, 0, 20, 5))
+    seen = appearance(image)
+    assert seen.transparent == 0.75
+    assert [c.name for c in seen.colours] == ["red"]
+    assert seen.colours == dominant_colours(image)

@@ -41,9 +41,29 @@ def test_default_model_image_parity_on_real_photos(default_encoder, default_bund
         pytest.skip("coco-mini not present")
     onnx = OnnxImageEncoder(default_bundle)
     pixels = np.stack([onnx.preprocess.load(p.read_bytes()) for p in paths])
-    embedding, features = onnx.encode_pixels_and_features(pixels)
-    assert compare(default_encoder.encode_pixels(pixels), embedding).holds(0.9999)
-    assert compare(default_encoder.image_features(pixels), features).holds(0.9999)
+    outputs = onnx.run(pixels)
+    assert compare(default_encoder.encode_pixels(pixels), outputs.embeddings).holds(0.9999)
+    assert compare(default_encoder.image_features(pixels), outputs.features).holds(0.9999)
+    reference = default_encoder.class_probabilities(pixels)
+    assert outputs.probabilities.shape == (16, 1000)
+    np.testing.assert_allclose(outputs.probabilities.sum(axis=1), 1.0, atol=1e-4)
+    assert np.abs(reference - outputs.probabilities).max() < 1e-4
+    assert (reference.argmax(axis=1) == outputs.probabilities.argmax(axis=1)).all()
+
+
+def test_bundle_names_the_classes_as_wordnet_ids(default_bundle):
+    onnx = OnnxImageEncoder(default_bundle)
+    assert len(onnx.class_ids) == len(onnx.class_names) == 1000
+    assert onnx.class_ids[281] == "n02123045" and onnx.class_names[281] == "tabby cat"
+
+
+def test_tiny_clip_gives_zero_shot_class_probabilities(tiny_clip, tiny_bundle):
+    onnx = OnnxImageEncoder(tiny_bundle)
+    pixels = onnx.preprocess.batch([photo(50, 50, seed=s) for s in range(3)])
+    probabilities = onnx.run(pixels).probabilities
+    assert probabilities.shape == (3, 1000)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+    assert np.abs(tiny_clip.class_probabilities(pixels) - probabilities).max() < 1e-4
 
 
 def test_manifest_records_spec_version_and_preprocessing(default_encoder, default_bundle):
@@ -51,7 +71,9 @@ def test_manifest_records_spec_version_and_preprocessing(default_encoder, defaul
     assert manifest.spec == default_encoder.spec and manifest.dim == 384 and len(manifest.version) == 12
     raw = json.loads((default_bundle / "manifest.json").read_text())
     assert raw["image"]["preprocess"]["mean"] == [0.5, 0.5, 0.5]
+    assert raw["format"] == 2 and raw["image"]["classes"] == "classes.json"
     assert sorted(p.name for p in default_bundle.iterdir()) == [
+        "classes.json",
         "image.onnx",
         "manifest.json",
         "text.onnx",

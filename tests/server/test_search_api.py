@@ -26,7 +26,9 @@ def test_text_search_returns_ranked_results_with_metadata(client):
     assert len(top["image_id"]) == IMAGE_ID_LEN
     assert top["image_url"] == f"/api/images/{top['image_id']}"
     assert top["metadata"]["path"].startswith("set") and top["metadata"]["width"] >= 80
-    assert set(top["description"]) == {"alt", "long", "evidence"}
+    for result in results:  # every result carries its description
+        assert set(result["description"]) == {"alt", "long"}
+        assert 0 < len(result["description"]["alt"]) <= 125 and len(result["description"]["long"]) > 40
     assert set(body["timings_ms"]) == {"encode", "search", "features"}
 
 
@@ -85,6 +87,10 @@ def test_original_thumbnail_and_description(client):
     )
     described = client.get(f"{top['image_url']}/description").json()
     assert described["image_id"] == top["image_id"] and described["metadata"]["path"] == top["metadata"]["path"]
+    assert described["description"]["alt"] == top["description"]["alt"]
+    evidence = described["description"]["evidence"]
+    assert evidence["width"] == top["metadata"]["width"] and evidence["colours"]
+    assert len(evidence["labels"]) == 10 and all(label["id"].startswith("n") for label in evidence["labels"])
 
 
 @pytest.mark.parametrize(

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from models.bundle import BundleManifest
+from models.bundle import FORMAT, BundleManifest
 
 logger = logging.getLogger(__name__)
 
-EMBEDDING_COLUMNS = ["image_id", "model_version", "embedding", "features"]
+EMBEDDING_COLUMNS = ["image_id", "model_version", "embedding", "features", "classes", "class_probabilities"]
 PARITY_TEXTS = [
     "a cat sleeping on a sofa",
     "Two people riding bicycles along a beach at sunset.",
@@ -43,7 +43,7 @@ def export_model(params: dict[str, Any]) -> dict[str, Any]:
     folder = bundle_folder(params["bundle_root"], spec)
     if not params.get("force_export") and (folder / "manifest.json").exists():
         manifest = BundleManifest.load(folder)
-        if manifest.spec == spec:
+        if manifest.spec == spec and manifest.format == FORMAT:
             logger.info("export: reusing bundle %s (version %s)", folder, manifest.version)
             return {"spec": spec, "version": manifest.version, "folder": str(folder), "dim": manifest.dim}
     from models.encoders import load_encoder
@@ -63,14 +63,14 @@ def export_model(params: dict[str, Any]) -> dict[str, Any]:
 def embed_images(
     images: pd.DataFrame, previous: pd.DataFrame, bundle: dict[str, Any], ingest: dict[str, Any], params: dict[str, Any]
 ) -> pd.DataFrame:
-    """Embeddings (shared space) and image→image features for every image, from the current bundle."""
+    """Embeddings (shared space), image→image features and the top classes of every image, from the current bundle."""
     from models.batch import embed_files
     from models.runtime import OnnxImageEncoder
 
     version = bundle["version"]
     wanted = images[["image_id", "path"]]
     kept = pd.DataFrame(columns=EMBEDDING_COLUMNS)
-    if not previous.empty:
+    if not previous.empty and set(EMBEDDING_COLUMNS) <= set(previous.columns):
         kept = previous[(previous["model_version"] == version) & previous["image_id"].isin(wanted["image_id"])]
     todo = wanted[~wanted["image_id"].isin(kept["image_id"])].reset_index(drop=True)
     if todo.empty:
@@ -87,6 +87,7 @@ def embed_images(
             batch_size=int(params["batch_size"]),
             decode_workers=int(params["decode_workers"]),
             progress=bar.update,
+            classes=int(params.get("top_classes", 10)),
         )
     for index, reason in result.failed.items():
         logger.warning("embed: skipped %s: %s", todo.at[index, "path"], reason)
@@ -98,6 +99,8 @@ def embed_images(
             "model_version": version,
             "embedding": list(result.embeddings.astype(np.float32)),
             "features": list(result.features.astype(np.float32)),
+            "classes": list(result.top_classes.astype(np.int16)),
+            "class_probabilities": list(result.top_probabilities.astype(np.float32)),
         }
     )
     return pd.concat([kept, fresh], ignore_index=True).sort_values("image_id", ignore_index=True)

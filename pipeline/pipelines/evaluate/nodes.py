@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import time
 from pathlib import Path
 from typing import Any
+
+from pipeline.source_notes import read_source_notes
 
 logger = logging.getLogger(__name__)
 
 
 def _stamps(manifest: Path, collection: str) -> list[tuple[Path, str]]:
     """(image, description) pairs of one collection of the demo manifest."""
-    if not manifest.exists():
-        return []
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["collection"] == collection and row["description"]]
+    notes = read_source_notes(manifest).values()
+    rows = [row for row in notes if row.get("collection") == collection and row.get("description")]
     return [
         (manifest.parent / row["file"], row["description"]) for row in rows if (manifest.parent / row["file"]).exists()
     ]

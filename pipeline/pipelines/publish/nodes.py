@@ -3,7 +3,6 @@ materialise them into the online store (SQLite). A publish of unchanged inputs d
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -15,13 +14,16 @@ from typing import Any
 import pandas as pd
 
 from feature_repo import schema as views
+from pipeline.source_notes import read_source_notes
 
 logger = logging.getLogger(__name__)
 
 
-def _fingerprint(images: pd.DataFrame, embeddings: pd.DataFrame, manifest: Path) -> str:
+def _fingerprint(images: pd.DataFrame, embeddings: pd.DataFrame, descriptions: pd.DataFrame, manifest: Path) -> str:
     digest = hashlib.sha256()
     for value in pd.util.hash_pandas_object(images[["image_id", "path", "ingested_at"]], index=False):
+        digest.update(int(value).to_bytes(8, "little"))
+    for value in pd.util.hash_pandas_object(descriptions[["image_id", "signature"]], index=False):
         digest.update(int(value).to_bytes(8, "little"))
     digest.update(",".join(sorted(set(embeddings["model_version"]))).encode())
     digest.update(str(len(embeddings)).encode())
@@ -30,18 +32,11 @@ def _fingerprint(images: pd.DataFrame, embeddings: pd.DataFrame, manifest: Path)
     return digest.hexdigest()[:16]
 
 
-def _manifest(manifest: Path) -> dict[str, dict[str, str]]:
-    if not manifest.exists():
-        return {}
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        return {row["file"]: row for row in csv.DictReader(handle)}
-
-
 def feature_tables(
-    images: pd.DataFrame, embeddings: pd.DataFrame, manifest: Path, now: datetime
+    images: pd.DataFrame, embeddings: pd.DataFrame, descriptions: pd.DataFrame, manifest: Path, now: datetime
 ) -> dict[str, pd.DataFrame]:
-    """The offline-store tables, one per feature view (descriptions come from the describe step)."""
-    notes = _manifest(manifest)
+    """The offline-store tables, one per feature view."""
+    notes = read_source_notes(manifest)
     stamp = pd.to_datetime(images["ingested_at"], utc=True)
     metadata = images[["image_id", "path", "format", "width", "height", "bytes", "exif_datetime", "camera"]].copy()
     metadata["source"] = [
@@ -54,14 +49,20 @@ def feature_tables(
     vectors = embeddings[["image_id", "model_version", "embedding"]].copy()
     vectors["embedding"] = [list(map(float, v)) for v in vectors["embedding"]]
     vectors["event_timestamp"] = pd.Timestamp(now)
-    return {views.METADATA: metadata, views.THUMBNAIL: thumbnails, views.EMBEDDING: vectors}
+    described = descriptions[descriptions["image_id"].isin(images["image_id"])]
+    texts = described[["image_id", *views.DESCRIPTION_FEATURES]].assign(event_timestamp=pd.Timestamp(now))
+    return {views.METADATA: metadata, views.THUMBNAIL: thumbnails, views.EMBEDDING: vectors, views.DESCRIPTION: texts}
 
 
 def publish_features(
-    images: pd.DataFrame, embeddings: pd.DataFrame, previous: dict[str, Any] | None, params: dict[str, Any]
+    images: pd.DataFrame,
+    embeddings: pd.DataFrame,
+    descriptions: pd.DataFrame,
+    previous: dict[str, Any] | None,
+    params: dict[str, Any],
 ) -> dict[str, Any]:
     manifest = Path(params["demo_manifest"])
-    fingerprint = _fingerprint(images, embeddings, manifest)
+    fingerprint = _fingerprint(images, embeddings, descriptions, manifest)
     if previous and previous.get("fingerprint") == fingerprint:
         logger.info("publish: feature store already up to date (%s)", fingerprint)
         return previous
@@ -71,7 +72,7 @@ def publish_features(
     started = time.perf_counter()
     root = Path(params["store_root"]).resolve()
     now = datetime.now(UTC)
-    tables = feature_tables(images, embeddings, manifest, now)
+    tables = feature_tables(images, embeddings, descriptions, manifest, now)
     offline = offline_dir(root)
     offline.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():

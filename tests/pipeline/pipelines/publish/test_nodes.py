@@ -28,26 +28,36 @@ def tables(tmp_path):
     embeddings = pd.DataFrame(
         {"image_id": ["a1", "b2"], "model_version": "v1", "embedding": list(np.eye(2, 4, dtype=np.float32))}
     )
+    descriptions = pd.DataFrame(
+        {
+            "image_id": ["a1", "b2", "gone"],
+            "signature": ["s1", "s2", "s3"],
+            "alt": ["Probably a tabby cat, in grey", "Unidentified subject", "stale"],
+            "long": ["It is probably a tabby cat.", "A picture.", "stale"],
+            "evidence": ['{"labels": []}', "{}", "{}"],
+        }
+    )
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("file,collection,licence,description\npets/cat.jpg,pets,CC0-1.0,A cat.\n")
-    return images, embeddings, manifest
+    return images, embeddings, descriptions, manifest
 
 
 def test_feature_tables_join_the_manifest(tables):
-    images, embeddings, manifest = tables
-    out = feature_tables(images, embeddings, manifest, datetime.now(UTC))
+    images, embeddings, descriptions, manifest = tables
+    out = feature_tables(images, embeddings, descriptions, manifest, datetime.now(UTC))
     meta = out["image_metadata"].set_index("image_id")
     assert meta.loc["a1", "licence"] == "CC0-1.0" and meta.loc["a1", "source_description"] == "A cat."
     assert meta.loc["b2", "source"] == "" and meta.loc["b2", "licence"] == ""
     assert str(meta["event_timestamp"].dt.tz) == "UTC"
+    assert sorted(out["image_description"]["image_id"]) == ["a1", "b2"]  # only images still in the collection
 
 
 def test_publish_round_trip_and_idempotence(tables, tmp_path):
-    images, embeddings, manifest = tables
+    images, embeddings, descriptions, manifest = tables
     params = {"store_root": str(tmp_path / "store"), "demo_manifest": str(manifest)}
-    first = publish_features(images, embeddings, None, params)
-    assert first["rows"] == {"image_metadata": 2, "image_thumbnail": 2, "image_embedding": 2}
-    assert publish_features(images, embeddings, first, params) is first  # unchanged: nothing redone
+    first = publish_features(images, embeddings, descriptions, None, params)
+    assert first["rows"] == {"image_metadata": 2, "image_thumbnail": 2, "image_embedding": 2, "image_description": 2}
+    assert publish_features(images, embeddings, descriptions, first, params) is first  # unchanged: nothing redone
 
     from feature_repo.store import open_store
 
@@ -58,15 +68,35 @@ def test_publish_round_trip_and_idempotence(tables, tmp_path):
             "image_metadata:licence",
             "image_thumbnail:thumbnail",
             "image_embedding:embedding",
+            "image_description:alt",
+            "image_description:evidence",
         ],
         entity_rows=[{"image_id": "a1", "model_version": "v1"}, {"image_id": "zz", "model_version": "v1"}],
     ).to_dict()
     assert online["path"] == ["pets/cat.jpg", None]
     assert online["licence"][0] == "CC0-1.0" and online["thumbnail"][0] == b"jpeg-a"
     assert online["embedding"][0] == [1.0, 0.0, 0.0, 0.0]
+    assert online["alt"] == ["Probably a tabby cat, in grey", None] and online["evidence"][0] == '{"labels": []}'
 
     moved = images.assign(path=["pets/kitty.jpg", "top.png"])
-    second = publish_features(moved, embeddings, first, params)
+    second = publish_features(moved, embeddings, descriptions, first, params)
     assert second["fingerprint"] != first["fingerprint"]
     again = store.get_online_features(features=["image_metadata:path"], entity_rows=[{"image_id": "a1"}]).to_dict()
     assert again["path"] == ["pets/kitty.jpg"]
+
+
+def test_a_new_description_is_republished(tables, tmp_path):
+    images, embeddings, descriptions, manifest = tables
+    params = {"store_root": str(tmp_path / "store"), "demo_manifest": str(manifest)}
+    first = publish_features(images, embeddings, descriptions, None, params)
+    redescribed = descriptions.assign(signature=["s1-new", "s2", "s3"], alt=["A cat, in grey", "Unidentified", "x"])
+    second = publish_features(images, embeddings, redescribed, first, params)
+    assert second["fingerprint"] != first["fingerprint"]
+    from feature_repo.store import open_store
+
+    online = (
+        open_store(tmp_path / "store")
+        .get_online_features(features=["image_description:alt"], entity_rows=[{"image_id": "a1"}])
+        .to_dict()
+    )
+    assert online["alt"] == ["A cat, in grey"]

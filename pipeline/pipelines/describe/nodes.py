@@ -1,0 +1,212 @@
+"""Describe: alt text, a long description and the evidence behind them for every ingested image.
+
+Incremental: a row is kept while its signature (describer version, model version, captioner, source text)
+is unchanged, so a rerun only describes new images or what a new model or captioner changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageOps
+from tqdm.auto import tqdm
+
+from pipeline.source_notes import read_source_notes
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION_COLUMNS = ["image_id", "signature", "alt", "long", "evidence"]
+READ_SIDE = 512  # pixels: enough for colours and for a captioner's 384-pixel input
+
+
+def describe_images(
+    images: pd.DataFrame,
+    embeddings: pd.DataFrame,
+    previous: pd.DataFrame,
+    bundle: dict[str, Any],
+    params: dict[str, Any],
+    ingest: dict[str, Any],
+) -> pd.DataFrame:
+    """One description per image in ``images``; images without labels (not embedded) are described from
+    their pixels and metadata alone, so none is left without alt text."""
+    from accessibility import describer
+
+    notes = read_source_notes(params["source_manifest"])
+    labels = _labels_by_image(embeddings, bundle)
+    spec = str(params.get("captioner") or "none").strip()
+    previous = previous if set(DESCRIPTION_COLUMNS) <= set(previous.columns) else pd.DataFrame()
+
+    def signatures(captioner_name: str) -> pd.Series:
+        return pd.Series(
+            [
+                _signature(
+                    describer.VERSION,
+                    bundle["version"] if image_id in labels else "-",
+                    captioner_name,
+                    notes.get(path, {}).get("description", ""),
+                )
+                for image_id, path in zip(images["image_id"], images["path"], strict=True)
+            ],
+            index=images.index,
+        )
+
+    wanted = signatures(spec)
+    done = _still_valid(previous, images["image_id"], wanted)
+    todo = images[~images["image_id"].isin(done["image_id"])]
+    if todo.empty:
+        logger.info("describe: all %d descriptions are up to date", len(done))
+        return done.reset_index(drop=True)
+    captioner = _open_captioner(spec)
+    if captioner is None and spec.lower() != "none":
+        wanted = signatures("none")
+        done = _still_valid(previous, images["image_id"], wanted)
+        todo = images[~images["image_id"].isin(done["image_id"])]
+    rows = _describe(todo, wanted, labels, notes, captioner, params, Path(ingest["root"]))
+    fresh = pd.DataFrame(rows, columns=DESCRIPTION_COLUMNS)
+    return pd.concat([done, fresh], ignore_index=True).sort_values("image_id", ignore_index=True)
+
+
+def _signature(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _still_valid(previous: pd.DataFrame, ids: pd.Series, wanted: pd.Series) -> pd.DataFrame:
+    if previous.empty:
+        return pd.DataFrame(columns=DESCRIPTION_COLUMNS)
+    expected = dict(zip(ids, wanted, strict=True))
+    keep = [expected.get(i) == s for i, s in zip(previous["image_id"], previous["signature"], strict=True)]
+    return previous.loc[keep, DESCRIPTION_COLUMNS]
+
+
+def _labels_by_image(embeddings: pd.DataFrame, bundle: dict[str, Any]) -> dict[str, list]:
+    """Top classes of each image under the current bundle, as describer labels."""
+    from accessibility.labels import Label
+    from models.bundle import BundleManifest
+
+    folder = Path(bundle["folder"])
+    ids, names = BundleManifest.load(folder).classes(folder)
+    if not ids or embeddings.empty or "classes" not in embeddings.columns:
+        return {}
+    current = embeddings[embeddings["model_version"] == bundle["version"]]
+    return {
+        image_id: [Label(ids[c], names[c], float(p)) for c, p in zip(classes, probabilities, strict=True)]
+        for image_id, classes, probabilities in zip(
+            current["image_id"], current["classes"], current["class_probabilities"], strict=True
+        )
+    }
+
+
+def _open_captioner(spec: str):
+    """The configured captioner, or ``None`` — said once, with the reason, when it cannot be loaded."""
+    if spec.lower() in ("", "none"):
+        return None
+    from accessibility.captioner import CaptionerUnavailableError, load_captioner
+
+    try:
+        return load_captioner(spec)
+    except CaptionerUnavailableError as exc:
+        logger.warning("describe: captioner %s unavailable, using composed descriptions only: %s", spec, exc)
+        return None
+
+
+def load_reduced(data: bytes, side: int = READ_SIDE) -> Image.Image:
+    """Decode at reduced size (JPEG draft), upright, with alpha kept (cut-outs are told by transparency)."""
+    image = Image.open(io.BytesIO(data))
+    image.draft("RGB", (side, side))
+    image = ImageOps.exif_transpose(image)
+    image.thumbnail((side, side))
+    image.load()
+    return image
+
+
+def _describe(
+    todo: pd.DataFrame,
+    signatures: pd.Series,
+    labels: dict[str, list],
+    notes: dict[str, dict[str, str]],
+    captioner,
+    params: dict[str, Any],
+    root: Path,
+) -> list[dict[str, Any]]:
+    from accessibility.describer import Caption, Describer, Facts
+    from accessibility.wordnet import default_wordnet
+
+    describer = Describer(default_wordnet())
+    batch_size = int(params.get("batch_size", 32))
+
+    def read(row) -> Image.Image | None:
+        try:
+            return load_reduced((root / row.path).read_bytes())
+        except Exception as exc:  # noqa: BLE001 - a file gone or broken since ingest: fall back to the thumbnail
+            logger.warning("describe: %s unreadable (%s); using its thumbnail", row.path, exc)
+        try:
+            return Image.open(io.BytesIO(row.thumbnail)) if row.thumbnail is not None else None
+        except Exception:  # noqa: BLE001
+            return None
+
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    records = list(todo.itertuples(index=True))
+    with (
+        ThreadPoolExecutor(max_workers=int(params.get("workers") or 2)) as pool,
+        tqdm(total=len(records), desc="describe", unit="img", disable=None, mininterval=0.5) as bar,
+    ):
+        for start in range(0, len(records), batch_size):
+            batch = records[start : start + batch_size]
+            pictures = list(pool.map(read, batch))
+            captions = _captions(captioner, pictures)
+            for row, picture, caption in zip(batch, pictures, captions, strict=True):
+                facts = Facts(
+                    width=int(row.width),
+                    height=int(row.height),
+                    exif_datetime=row.exif_datetime if isinstance(row.exif_datetime, str) else None,
+                    camera=row.camera if isinstance(row.camera, str) else None,
+                    source_description=notes.get(row.path, {}).get("description") or None,
+                )
+                said = describer.describe(
+                    picture, labels.get(row.image_id, []), facts, Caption(caption, captioner.name) if caption else None
+                )
+                rows.append(
+                    {
+                        "image_id": row.image_id,
+                        "signature": signatures[row.Index],
+                        "alt": said.alt,
+                        "long": said.long,
+                        "evidence": json.dumps(said.evidence, ensure_ascii=False, default=_plain),
+                    }
+                )
+            bar.update(len(batch))
+    elapsed = time.perf_counter() - started
+    logger.info("describe: %d images in %.1f s (%.0f img/s)", len(rows), elapsed, len(rows) / max(elapsed, 1e-9))
+    return rows
+
+
+def _captions(captioner, pictures: list[Image.Image | None]) -> list[str]:
+    if captioner is None:
+        return [""] * len(pictures)
+    readable = [i for i, p in enumerate(pictures) if p is not None]
+    try:
+        texts = captioner.caption([pictures[i] for i in readable]) if readable else []
+    except Exception as exc:  # noqa: BLE001 - a captioner failure costs the caption, not the description
+        logger.warning("describe: captioner %s failed on a batch (%s); composed descriptions only", captioner.name, exc)
+        return [""] * len(pictures)
+    out = [""] * len(pictures)
+    for i, text in zip(readable, texts, strict=True):
+        out[i] = text
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars that slip into the evidence."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
