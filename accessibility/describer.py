@@ -209,11 +209,11 @@ def record_sentence(facts: Facts, source: str) -> str:
     camera = clean_text(facts.camera, 60) if facts.camera else ""
     taken = ""
     if date and camera:
-        taken = f"taken on {date} with a {camera}"
+        taken = f"taken on {date} with {article(camera)}"
     elif date:
         taken = f"taken on {date}"
     elif camera:
-        taken = f"taken with a {camera}"
+        taken = f"taken with {article(camera)}"
     quoted = ""
     if source:
         title = len(source.split()) <= 4 and source.split()[0].lower() not in ("a", "an", "the")

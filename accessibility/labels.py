@@ -119,7 +119,7 @@ def identify(labels: list[Label], wordnet: WordNet) -> Subject | None:
     candidates = [
         offset
         for offset, total in mass.items()
-        if total >= POOLED and len(members[offset]) > 1 and _speakable(wordnet, offset)
+        if total >= POOLED and len(members[offset]) > 1 and speakable(wordnet, offset)
     ]
     if not candidates:
         others = tuple(lab.name for lab in labels[1:3] if lab.probability >= 0.1)
@@ -130,7 +130,7 @@ def identify(labels: list[Label], wordnet: WordNet) -> Subject | None:
     return Subject(_name(wordnet, said), offset_id(said), min(1.0, mass[said]), merged=merged)
 
 
-def _speakable(wordnet: WordNet, offset: int) -> bool:
+def speakable(wordnet: WordNet, offset: int) -> bool:
     return wordnet.depth(offset) >= MIN_DEPTH and wordnet.synset(offset).name not in TOO_VAGUE
 
 
@@ -147,7 +147,7 @@ def basic_level(wordnet: WordNet, offset: int, steps: int = 5) -> int:
     """
     frontier, seen = [offset], {offset}
     for _ in range(steps + 1):
-        familiar = [node for node in frontier if _speakable(wordnet, node) and wordnet.familiarity(node) >= FAMILIAR]
+        familiar = [node for node in frontier if speakable(wordnet, node) and wordnet.familiarity(node) >= FAMILIAR]
         if familiar:
             return max(familiar, key=wordnet.familiarity)
         frontier = [p for node in frontier for p in wordnet.synset(node).hypernyms if p not in seen]

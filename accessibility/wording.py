@@ -10,7 +10,7 @@ import unicodedata
 from datetime import datetime
 
 # Confidence bands, highest first: (lowest confidence, hedge said before the noun phrase).
-HEDGES: tuple[tuple[float, str], ...] = ((0.85, ""), (0.5, "probably"), (0.25, "possibly"), (0.12, "perhaps"))
+HEDGES: tuple[tuple[float, str], ...] = ((0.85, ""), (0.5, "probably"), (0.25, "possibly"))
 UNNAMED_BELOW = HEDGES[-1][0]  # below this a guess is not said in alt text at all
 
 _FILE_NAME = re.compile(
