@@ -7,8 +7,8 @@ from PIL import Image
 
 from accessibility.describer import ALT_LIMIT, Caption, Describer, Facts
 from accessibility.labels import Label
-from accessibility.wordnet import default_wordnet
 from accessibility.wording import about_percent, article, clean_text, hedge, join_words, spoken_date
+from accessibility.wordnet import default_wordnet
 
 CATS = [
     Label("n02123045", "tabby cat", 0.3),
@@ -37,12 +37,18 @@ def test_cats_are_said_as_a_cat_with_hedge_and_colours(describer):
     assert said.alt == "Probably a cat, in white and orange"
     assert said.long.startswith("It is probably a cat: the classifier puts about 85 percent on kinds of cat")
     assert "640 by 480 pixels" in said.long and "landscape" in said.long
-    assert said.evidence["subject"]["name"] == "cat" and [c["name"] for c in said.evidence["colours"]] == ["white", "orange"]
+    assert said.evidence["subject"]["name"] == "cat"
+    assert [c["name"] for c in said.evidence["colours"]] == ["white", "orange"]
 
 
 @pytest.mark.parametrize(
     ("probability", "opening"),
-    [(0.95, "A tabby cat"), (0.6, "Probably a tabby cat"), (0.3, "Possibly a tabby cat"), (0.2, "Unidentified subject")],
+    [
+        (0.95, "A tabby cat"),
+        (0.6, "Probably a tabby cat"),
+        (0.3, "Possibly a tabby cat"),
+        (0.2, "Unidentified subject"),
+    ],
 )
 def test_confidence_is_said_never_overstated(describer, probability, opening):
     said = describer.describe(solid((200, 30, 30)), [Label("n02123045", "tabby cat", probability)], Facts(10, 10))
@@ -117,7 +123,8 @@ def test_odd_images(describer):
 
 def test_night_and_day_guesses_use_the_camera_clock(describer):
     dark = solid((40, 40, 50))
-    assert "taken at night by the camera clock" in describer.describe(dark, [], Facts(64, 48, "2020-01-01T23:30:00")).long
+    late = describer.describe(dark, [], Facts(64, 48, "2020-01-01T23:30:00"))
+    assert "taken at night by the camera clock" in late.long
     assert "night" not in describer.describe(dark, [], Facts(64, 48, "2020-01-01T13:30:00")).long
     bright = solid((230, 230, 240))
     assert "in daylight" in describer.describe(bright, [], Facts(64, 48, "2020-06-01T12:00:00")).long
