@@ -32,7 +32,7 @@ class ImagePreprocess:
 
     def __call__(self, image: Image.Image) -> np.ndarray:
         """A float32 array of shape (3, size, size)."""
-        image = _rgb(image)
+        image = to_rgb(image)
         width, height = image.size
         # Resize only the source region that ends up in the centre crop: the same pixels as
         # resize-then-crop, for ~25 % less resampling work.
@@ -77,10 +77,20 @@ class ImagePreprocess:
         )
 
 
-def _rgb(image: Image.Image) -> Image.Image:
-    """RGB with transparency composited on white (cut-outs on white look like catalogue photos)."""
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+_HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB for models and thumbnails: transparency composited on white (a cut-out then reads like a
+    catalogue photo, where black would invent a dark background), 16-bit and float images scaled down to
+    8 bits rather than clipped to white, palette, greyscale, bilevel and CMYK images converted by Pillow."""
+    if image.mode in _HIGH_DEPTH_MODES:
+        array = np.asarray(image, dtype=np.float64)
+        top = float(array.max()) or 1.0
+        image = Image.fromarray(np.clip(array / top * 255.0, 0, 255).astype(np.uint8), "L")
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        rgba = (image.convert("LA") if image.mode == "La" else image).convert("RGBA")  # Pillow: no La → RGBA
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB") if image.mode != "RGB" else image
+    return image if image.mode == "RGB" else image.convert("RGB")

@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image
 
-from models.preprocess import ImagePreprocess
+from models.preprocess import ImagePreprocess, to_rgb
 from tests.fixtures.images import encode, photo
 
 
@@ -34,3 +34,19 @@ def test_round_trip_dict():
 
 def test_empty_batch():
     assert ImagePreprocess(size=16).batch([]).shape == (0, 3, 16, 16)
+
+
+def test_to_rgb_composites_on_white_and_scales_high_bit_depths():
+    clear = Image.new("RGBA", (3, 2), (0, 0, 0, 0))
+    assert to_rgb(clear).mode == "RGB"
+    assert to_rgb(clear).getpixel((0, 0)) == (255, 255, 255)
+    half = Image.new("LA", (1, 1), (0, 128))
+    assert all(120 <= channel <= 130 for channel in to_rgb(half).getpixel((0, 0)))
+    ramp = Image.fromarray(np.array([[0, 1000, 2000]], dtype=np.uint16))
+    assert ramp.mode == "I;16"
+    assert [to_rgb(ramp).getpixel((x, 0))[0] for x in range(3)] == [0, 127, 255]
+    for mode in ("P", "PA", "L", "La", "1", "CMYK", "YCbCr", "HSV", "LAB", "RGBa", "I", "I;16", "F"):
+        converted = to_rgb(Image.new("RGB", (1, 1), (10, 20, 30)).convert(mode))
+        assert converted.mode == "RGB" and converted.size == (1, 1)
+    rgb = Image.new("RGB", (2, 2))
+    assert to_rgb(rgb) is rgb

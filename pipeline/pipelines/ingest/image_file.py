@@ -12,8 +12,9 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from models.preprocess import to_rgb
 
 # Formats we accept, as Pillow names them. MPO is the multi-picture JPEG some cameras write.
 ACCEPTED_FORMATS = {
@@ -111,7 +112,7 @@ def read_image(data: bytes, limits: Limits) -> ImageRecord:
             # JPEG can decode at 1/2..1/8 scale directly: much faster for thumbnails, still reads every byte.
             image.draft("RGB", (limits.thumbnail_size * 2, limits.thumbnail_size * 2))
             image.load()
-            thumb = _to_rgb(ImageOps.exif_transpose(image))
+            thumb = to_rgb(ImageOps.exif_transpose(image))
             thumb.thumbnail((limits.thumbnail_size, limits.thumbnail_size), Image.Resampling.LANCZOS, reducing_gap=2.0)
         except Image.DecompressionBombError as exc:
             raise RejectedImageError("decompression_bomb", str(exc)) from None
@@ -140,19 +141,6 @@ def _verify(data: bytes) -> None:
             fresh.verify()
     except Exception as exc:  # noqa: BLE001
         raise RejectedImageError("corrupt", f"failed integrity check: {exc}") from None
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """RGB for a JPEG thumbnail: transparency composited on white, high bit depths scaled down."""
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        array = np.asarray(image, dtype=np.float64)
-        top = array.max() or 1.0
-        image = Image.fromarray(np.clip(array / top * 255.0, 0, 255).astype(np.uint8), "L")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
 
 
 def _exif_orientation(image: Image.Image) -> int:
