@@ -84,25 +84,36 @@ def _opaque_pixels(image: Image.Image, side: int) -> np.ndarray:
 
 
 def _kmeans(points: np.ndarray, k: int, iterations: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Plain k-means with k-means++ seeding; deterministic for a given seed."""
+    """Plain k-means with k-means++ seeding; deterministic for a given seed. Vectorised (distances by one
+    broadcast, means by ``bincount``): this runs once per image of the collection."""
     rng = np.random.default_rng(seed)
-    centres = [points[rng.integers(len(points))]]
+    centres = points[[rng.integers(len(points))]]
+    nearest = np.sum((points - centres[0]) ** 2, axis=1)
     for _ in range(1, k):
-        d2 = np.min([np.sum((points - c) ** 2, axis=1) for c in centres], axis=0)
-        if d2.sum() == 0:
+        if nearest.sum() == 0:
             break
-        centres.append(points[rng.choice(len(points), p=d2 / d2.sum())])
-    centres = np.array(centres)
+        chosen = points[rng.choice(len(points), p=nearest / nearest.sum())]
+        centres = np.vstack([centres, chosen])
+        nearest = np.minimum(nearest, np.sum((points - chosen) ** 2, axis=1))
+    labels = _assign(points, centres)
     for _ in range(iterations):
-        labels = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
-        moved = np.array(
-            [points[labels == i].mean(0) if np.any(labels == i) else centres[i] for i in range(len(centres))]
-        )
+        counts = np.bincount(labels, minlength=len(centres))
+        sums = np.stack([np.bincount(labels, weights=points[:, c], minlength=len(centres)) for c in range(3)], 1)
+        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
         if np.allclose(moved, centres):
             break
         centres = moved
-    labels = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        labels = _assign(points, centres)
     return centres, labels
+
+
+def _assign(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    return np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+
+
+def _distinct_colours(rgb: np.ndarray) -> int:
+    packed = (rgb[:, 0].astype(np.int32) << 16) | (rgb[:, 1].astype(np.int32) << 8) | rgb[:, 2].astype(np.int32)
+    return len(np.unique(packed))
 
 
 def dominant_colours(image: Image.Image, k: int = 5, min_share: float = 0.1, side: int = 64) -> list[ColourShare]:
@@ -114,7 +125,7 @@ def _name_clusters(rgb: np.ndarray, k: int, min_share: float) -> list[ColourShar
     if len(rgb) == 0:
         return []
     lab = srgb_to_lab(rgb)
-    _, labels = _kmeans(lab, min(k, len(np.unique(rgb, axis=0))))
+    _, labels = _kmeans(lab, min(k, _distinct_colours(rgb)))
     shares: dict[str, list] = {}
     for cluster in np.unique(labels):
         members = rgb[labels == cluster]
