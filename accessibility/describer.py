@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from accessibility.colours import Appearance, appearance
 from accessibility.labels import Label, Subject, identify
@@ -37,6 +38,7 @@ ALT_LIMIT = 125
 PANORAMA_RATIO = 2.5
 TINY_SIDE = 64
 CUT_OUT_SHARE = 0.2  # this much transparent area makes the picture a cut-out
+READ_SIDE = 512  # pixels: enough for colours and for a captioner's 384-pixel input
 SHAPE_WORDS = {"panorama": "wide panorama", "tall strip": "tall narrow"}
 
 
@@ -108,6 +110,16 @@ class Describer:
             "pixels_read": image is not None,
         }
         return Description(alt=alt, long=" ".join(s for s in sentences if s), evidence=evidence)
+
+
+def load_reduced(data: bytes, side: int = READ_SIDE) -> Image.Image:
+    """Decode at reduced size (JPEG draft), upright, with alpha kept (cut-outs are told by transparency)."""
+    image = Image.open(io.BytesIO(data))
+    image.draft("RGB", (side, side))
+    image = ImageOps.exif_transpose(image)
+    image.thumbnail((side, side))
+    image.load()
+    return image
 
 
 def subject_phrase(subject: Subject | None) -> str | None:

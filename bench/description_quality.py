@@ -28,14 +28,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accessibility.describer import Describer, Facts  # noqa: E402
+from accessibility.describer import Describer, Facts, load_reduced  # noqa: E402
 from accessibility.labels import Label, speakable  # noqa: E402
 from accessibility.wording import HEDGES  # noqa: E402
 from accessibility.wordnet import WordNet, default_wordnet  # noqa: E402
 from models.batch import top_k  # noqa: E402
 from models.evaluation import load_coco_captions  # noqa: E402
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder  # noqa: E402
-from pipeline.pipelines.describe.nodes import load_reduced  # noqa: E402
 from pipeline.source_notes import read_source_notes  # noqa: E402
 
 BANDS = [*(lowest for lowest, _ in HEDGES), 0.0]

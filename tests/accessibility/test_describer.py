@@ -144,3 +144,14 @@ def test_wording_helpers():
     assert about_percent(0.001) == "under 5 percent" and about_percent(0.999) == "over 95 percent"
     assert spoken_date("2009-03-12T14:05:00") == "12 March 2009" and spoken_date("not a date") is None
     assert clean_text("  Gray-level 'camera' image.  ") == "Gray-level 'camera' image"
+
+
+def test_load_reduced_keeps_alpha_turns_upright_and_shrinks():
+    from accessibility.describer import READ_SIDE, load_reduced
+    from tests.fixtures.images import encode, jpeg_with_exif
+
+    cut_out = solid((0, 0, 0, 0), (2000, 1000), "RGBA")
+    small = load_reduced(encode(cut_out, "PNG"))
+    assert small.mode == "RGBA" and max(small.size) == READ_SIDE
+    rotated = load_reduced(jpeg_with_exif(orientation=6))  # stored landscape, shown portrait
+    assert rotated.height > rotated.width

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageOps
+from PIL import Image
 from tqdm.auto import tqdm
 
 from pipeline.source_notes import read_source_notes
@@ -25,7 +25,6 @@ from pipeline.source_notes import read_source_notes
 logger = logging.getLogger(__name__)
 
 DESCRIPTION_COLUMNS = ["image_id", "signature", "alt", "long", "evidence"]
-READ_SIDE = 512  # pixels: enough for colours and for a captioner's 384-pixel input
 
 
 def describe_images(
@@ -118,16 +117,6 @@ def _open_captioner(spec: str):
         return None
 
 
-def load_reduced(data: bytes, side: int = READ_SIDE) -> Image.Image:
-    """Decode at reduced size (JPEG draft), upright, with alpha kept (cut-outs are told by transparency)."""
-    image = Image.open(io.BytesIO(data))
-    image.draft("RGB", (side, side))
-    image = ImageOps.exif_transpose(image)
-    image.thumbnail((side, side))
-    image.load()
-    return image
-
-
 def _describe(
     todo: pd.DataFrame,
     signatures: pd.Series,
@@ -137,7 +126,7 @@ def _describe(
     params: dict[str, Any],
     root: Path,
 ) -> list[dict[str, Any]]:
-    from accessibility.describer import Caption, Describer, Facts
+    from accessibility.describer import Caption, Describer, Facts, load_reduced
     from accessibility.wordnet import default_wordnet
 
     describer = Describer(default_wordnet())
