@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 # Debian packages the project uses at run time or in tests (installed only when running as root).
-SYSTEM_PACKAGES := wordnet-base
+SYSTEM_PACKAGES := wordnet-base chromium fonts-dejavu-core
 
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1

@@ -33,7 +33,7 @@ from accessibility.wording import (
 )
 from accessibility.wordnet import WordNet
 
-VERSION = "composed-2"  # bump when the wording changes, so the pipeline describes every image again
+VERSION = "composed-3"  # bump when the wording changes, so the pipeline describes every image again
 ALT_LIMIT = 125
 PANORAMA_RATIO = 2.5
 TINY_SIDE = 64
@@ -153,7 +153,8 @@ def what_sentence(subject: Subject | None) -> str:
     sure = about_percent(subject.confidence)
     if subject.confidence < UNNAMED_BELOW:
         guess = article(subject.name)
-        return sentence(f"The classifier cannot tell what this shows: its best guess, {guess}, is only {sure} likely")
+        likely = f"{sure} likely" if sure.startswith("less") else f"only {sure} likely"
+        return sentence(f"The classifier cannot tell what this shows: its best guess, {guess}, is {likely}")
     claim = f"{hedge(subject.confidence) or 'most likely'} {article(subject.name)}".strip()
     if subject.pooled:
         pooled = join_words(list(subject.merged[:3]) + (["others"] if len(subject.merged) > 3 else []))

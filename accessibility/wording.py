@@ -54,7 +54,7 @@ def about_percent(probability: float) -> str:
     """ "about 60 percent": rounded to 5, because more digits would claim a precision the model lacks."""
     value = round(probability * 20) * 5
     if value <= 0:
-        return "under 5 percent"
+        return "less than 5 percent"
     if value >= 100:
         return "over 95 percent"
     return f"about {value} percent"

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from server.api import errors
-from server.api.routes import health, images, models, pages, search
+from server.api.routes import feedback, health, images, models, pages, search
 from server.core import observability
 from server.core.config import Settings, get_settings
 from server.services.container import Services
@@ -63,9 +63,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     observability.install(app, lambda: app.state.services.pool_status())
     app.state.templates = Jinja2Templates(directory=settings.asset(settings.templates_dir))
     app.mount("/static", StaticFiles(directory=settings.asset(settings.static_dir)), name="static")
+    # Only HTMX's built file is exposed from node_modules; without it the pages still work (plain forms).
+    htmx = StaticFiles(directory=settings.asset(settings.vendor_dir) / "htmx.org" / "dist", check_dir=False)
+    app.mount("/vendor", htmx, name="vendor")
     app.include_router(health.router)
     app.include_router(search.router)
     app.include_router(images.router)
     app.include_router(models.router)
+    app.include_router(feedback.router)
     app.include_router(pages.router)
     return app

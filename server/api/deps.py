@@ -11,6 +11,7 @@ from server.api.errors import ApiError
 from server.core.config import Settings
 from server.services.collection import CollectionSummary, summarise
 from server.services.features import FeatureReader
+from server.services.feedback import FeedbackStore, FeedbackUnavailableError
 from server.services.model_pool import LoadedModel, ModelLoadError, ModelPool, UnknownModelError
 
 
@@ -43,6 +44,14 @@ def get_features(request: Request) -> FeatureReader:
             503, "not_ready", request.app.state.services.features_problem or "the feature store is not available"
         )
     return features
+
+
+def get_feedback(request: Request) -> FeedbackStore:
+    store = request.app.state.services.feedback()
+    if store is None:
+        # the cause (naming server paths) is logged by the container; the client gets a plain sentence
+        raise ApiError(503, "feedback_unavailable", FeedbackUnavailableError.public_message)
+    return store
 
 
 def get_model(

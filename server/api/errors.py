@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -23,6 +23,14 @@ class ApiError(Exception):
 
 def _body(code: str, message: str, **extra) -> dict:
     return {"error": code, "message": message, **extra}
+
+
+def _wants_page(request: Request) -> bool:
+    """A person's browser asking for a page (not the API, not a static file): it gets HTML, not JSON."""
+    path = request.url.path
+    if path.startswith(("/api/", "/static/", "/vendor/")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
 
 
 def install(app: FastAPI) -> None:
@@ -43,7 +51,11 @@ def install(app: FastAPI) -> None:
         return JSONResponse(_body("invalid_request", message, problems=problems), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and _wants_page(request):
+            return request.app.state.templates.TemplateResponse(
+                request, "not_found.html", {"form": None, "known_versions": {}}, status_code=404
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code)
 

@@ -39,8 +39,14 @@ class Settings(BaseSettings):
     onnx_threads: int = Field(default=2, ge=1, description="ONNX Runtime threads per session.")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest accepted upload.")
     max_upload_pixels: int = Field(default=50_000_000, ge=1, description="Largest accepted image area (bombs).")
+    feedback_db: Path = Field(
+        default=Path("data/feedback/feedback.db"), description="SQLite file of the votes (append-only)."
+    )
     templates_dir: Path = Field(default=Path("client/templates"), description="Jinja2 templates of the pages.")
     static_dir: Path = Field(default=Path("client/static"), description="CSS, JS and browser assets.")
+    vendor_dir: Path = Field(
+        default=Path("client/node_modules"), description="npm packages for the browser (installed by make setup)."
+    )
 
     def path(self, value: Path) -> Path:
         """``value`` made absolute against the project root."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from server.core.config import Settings
 from server.services.features import FeatureReader
+from server.services.feedback import FeedbackStore
 from server.services.model_pool import ModelPool
 
 logger = logging.getLogger(__name__)
@@ -19,8 +20,10 @@ class Services:
         self.settings = settings
         self.pool_problem = ""
         self.features_problem = ""
+        self.feedback_problem = ""
         self._pool: ModelPool | None = None
         self._features: FeatureReader | None = None
+        self._feedback: FeedbackStore | None = None
         self._lock = threading.Lock()
 
     def pool(self) -> ModelPool | None:
@@ -59,6 +62,18 @@ class Services:
                         self.features_problem = f"feature store unavailable: {exc}"
                         logger.error(self.features_problem)
         return self._features
+
+    def feedback(self) -> FeedbackStore | None:
+        """The vote store; ``None`` (and ``feedback_problem`` set) while its database cannot be opened."""
+        if self._feedback is None:
+            with self._lock:
+                if self._feedback is None:
+                    try:
+                        self._feedback = FeedbackStore(self.settings.path(self.settings.feedback_db))
+                    except Exception as exc:  # noqa: BLE001 - answered as 503 feedback_unavailable
+                        self.feedback_problem = f"feedback store unavailable: {exc}"
+                        logger.error(self.feedback_problem)
+        return self._feedback
 
     def pool_status(self) -> dict | None:
         """The pool's state if it is open (never opens it: a metrics scrape must stay cheap)."""

@@ -8,6 +8,7 @@ a request in flight. Aliases are re-read from the registry every ``alias_refresh
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -45,8 +46,16 @@ class LoadedModel:
     image_index: VectorIndex
     size_bytes: int
     weak_threshold: float | None = None
+    index_version: str = ""  # changes whenever the indexed images change; clients key their caches on it
     loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
+
+
+def index_version(index: VectorIndex) -> str:
+    """A short hash of what an index holds (model version + image ids): equal content, equal version."""
+    digest = hashlib.sha256(index.meta.model_version.encode())
+    digest.update("\n".join(index.ids.tolist()).encode())
+    return digest.hexdigest()[:12]
 
 
 def _files_size(folder: Path) -> int:
@@ -99,6 +108,12 @@ class ModelPool:
         return sorted(set(names), key=lambda n: (n.isdigit(), int(n) if n.isdigit() else 0, n))
 
     # ---------------------------------------------------------------- loading
+    def peek(self, name: str) -> LoadedModel | None:
+        """The version a name resolves to if it is in memory, without loading it or touching its LRU place."""
+        version = self.resolve(name)
+        with self._lock:
+            return self._loaded.get(version)
+
     def get(self, name: str) -> LoadedModel:
         version = self.resolve(name)
         with self._lock:
@@ -144,7 +159,16 @@ class ModelPool:
         )
         threshold = entry.metrics.get("weak_threshold")
         return LoadedModel(
-            entry.version, manifest.version, entry.spec, text, image, text_index, image_index, size, threshold
+            entry.version,
+            manifest.version,
+            entry.spec,
+            text,
+            image,
+            text_index,
+            image_index,
+            size,
+            threshold,
+            index_version=index_version(text_index),
         )
 
     # ---------------------------------------------------------------- eviction

@@ -43,7 +43,12 @@ def _results(
 
 
 def _model_info(model: LoadedModel) -> dict[str, Any]:
-    return {"version": model.version, "spec": model.spec, "bundle_version": model.bundle_version}
+    return {
+        "version": model.version,
+        "spec": model.spec,
+        "bundle_version": model.bundle_version,
+        "index_version": model.index_version,
+    }
 
 
 def search_text(model: LoadedModel, features: FeatureReader, query: str, k: int) -> dict[str, Any]:

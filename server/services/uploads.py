@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 
 from PIL import Image, UnidentifiedImageError
+
+from server.core.config import Settings
+from server.services.features import FeatureReader
+from server.services.originals import OriginalUnavailableError, read_original
 
 ACCEPTED = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"}
 
@@ -41,3 +46,25 @@ def decode_upload(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
     except Exception:  # noqa: BLE001
         raise UploadError(422, "broken_image", "the image is truncated or corrupt") from None
     return image
+
+
+IMAGE_ID = re.compile(r"[0-9a-f]{32}")  # use with fullmatch
+
+
+def query_image(
+    settings: Settings, features: FeatureReader, data: bytes | None, image_id: str | None
+) -> tuple[Image.Image, str | None]:
+    """The image a query is made with — an upload or an image of the collection — and that image's id if it
+    has one (so results can leave it out). Every failure is an UploadError with status, code and message."""
+    if (data is None) == (image_id is None):
+        raise UploadError(422, "invalid_request", "send either an image file or an image_id, not both or neither")
+    source_id = None
+    if image_id is not None:
+        source_id = image_id.strip().lower()
+        if not IMAGE_ID.fullmatch(source_id):
+            raise UploadError(422, "invalid_request", "image_id must be 32 hexadecimal characters")
+        try:
+            data, _ = read_original(settings, features, source_id)
+        except OriginalUnavailableError as exc:
+            raise UploadError(404, exc.code, str(exc)) from None
+    return decode_upload(data, settings.max_upload_bytes, settings.max_upload_pixels), source_id

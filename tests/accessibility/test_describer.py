@@ -141,7 +141,7 @@ def test_wording_helpers():
     ]
     assert join_words(["red"]) == "red" and join_words(["red", "blue", "green"]) == "red, blue and green"
     assert hedge(0.9) == "" and hedge(0.6) == "probably" and hedge(0.3) == "possibly" and hedge(0.2) is None
-    assert about_percent(0.001) == "under 5 percent" and about_percent(0.999) == "over 95 percent"
+    assert about_percent(0.001) == "less than 5 percent" and about_percent(0.999) == "over 95 percent"
     assert spoken_date("2009-03-12T14:05:00") == "12 March 2009" and spoken_date("not a date") is None
     assert clean_text("  Gray-level 'camera' image.  ") == "Gray-level 'camera' image"
 

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,6 +16,7 @@ def project(tmp_path_factory):
 
 
 def settings_for(folder, **overrides) -> Settings:
+    overrides.setdefault("feedback_db", Path(folder) / "feedback" / "feedback.db")  # votes stay in the scratch project
     return Settings(project_root=folder, alias_refresh_s=0.0, **overrides)
 
 

@@ -42,7 +42,7 @@ def test_home_page_lists_the_collection_size(images_table):
     assert response.headers["content-type"].startswith("text/html")
     html = response.text
     assert '<html lang="en">' in html and html.count("<h1") == 1
-    assert "<strong>5</strong> images" in html
+    assert "<strong>5</strong> pictures" in html
     assert "holiday" in html and ">3<" in html
     assert 'href="#main"' in html and '<main id="main"' in html
 

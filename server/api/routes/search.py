@@ -13,13 +13,11 @@ from server.api.errors import ApiError
 from server.core.config import Settings
 from server.services.features import FeatureReader
 from server.services.model_pool import LoadedModel
-from server.services.originals import OriginalUnavailableError, read_original
 from server.services.search import search_image, search_text
-from server.services.uploads import UploadError, decode_upload
+from server.services.uploads import UploadError, query_image
 
 router = APIRouter(prefix="/api/search", tags=["search"])
 
-IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_QUERY = 500
 
 
@@ -53,21 +51,9 @@ async def search_by_image(
     image_id: Annotated[str | None, Form(description="id of an image in the collection")] = None,
     k: Annotated[int, Form(ge=1, le=100)] = 10,
 ) -> dict:
-    if (file is None) == (image_id is None):
-        raise ApiError(422, "invalid_request", "send either an image file or an image_id, not both or neither")
-    if file is not None:
-        data = await file.read(settings.max_upload_bytes + 1)
-        source_id = None
-    else:
-        source_id = image_id.strip().lower()
-        if not IMAGE_ID.match(source_id):
-            raise ApiError(422, "invalid_request", "image_id must be 32 hexadecimal characters")
-        try:
-            data, _ = await run_in_threadpool(read_original, settings, features, source_id)
-        except OriginalUnavailableError as exc:
-            raise ApiError(404, exc.code, str(exc)) from None
+    data = await file.read(settings.max_upload_bytes + 1) if file is not None else None
     try:
-        image = await run_in_threadpool(decode_upload, data, settings.max_upload_bytes, settings.max_upload_pixels)
+        image, source_id = await run_in_threadpool(query_image, settings, features, data, image_id)
     except UploadError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
     return await run_in_threadpool(search_image, model, features, image, k, source_id)

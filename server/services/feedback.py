@@ -1,0 +1,167 @@
+"""The feedback store: votes on search results, appended to SQLite and acknowledged only once durable.
+
+One row per vote ``(query text or query image id, image id, vote ±1, model version, time, anonymous session)``.
+The table is append-only: this class has no update or delete, and triggers refuse both at the database level.
+WAL journal + ``synchronous=FULL``: :meth:`FeedbackStore.record` returns only after the commit reached the disk.
+A database that cannot be opened, read or written raises :class:`FeedbackUnavailableError`; nothing here ever
+deletes, truncates or recreates an existing file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+COLUMNS = (
+    "id",
+    "created_at",
+    "session",
+    "query_text",
+    "query_image_id",
+    "image_id",
+    "vote",
+    "model_version",
+    "rank",
+)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    session TEXT NOT NULL,
+    query_text TEXT NULL,
+    query_image_id TEXT NULL,
+    image_id TEXT NOT NULL,
+    vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+    model_version TEXT NOT NULL,
+    rank INTEGER NULL,
+    CHECK ((query_text IS NULL) <> (query_image_id IS NULL))
+);
+CREATE TRIGGER IF NOT EXISTS feedback_no_update BEFORE UPDATE ON feedback
+BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS feedback_no_delete BEFORE DELETE ON feedback
+BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
+"""
+
+
+class FeedbackUnavailableError(RuntimeError):
+    """The database cannot be opened, read or written (corrupt, read-only, disk full, locked too long)."""
+
+    #: What a client is told (the exception's own text names server paths and belongs in the log).
+    public_message = "votes cannot be recorded right now: the feedback store cannot be opened or written"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class FeedbackStore:
+    """Append-only vote log in one SQLite file. Safe to share between threads: every call opens its own
+    connection; writes are serialised in-process by a lock and across processes by SQLite's own locking."""
+
+    def __init__(self, path: Path, *, timeout_s: float = 10.0) -> None:
+        self.path = Path(path)
+        self._timeout_s = timeout_s
+        self._write_lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FeedbackUnavailableError(f"cannot create the feedback folder {self.path.parent}: {exc}") from exc
+        with self._connect() as conn:
+            try:
+                self._check_is_ours(conn)  # before any write: a foreign file is refused byte-for-byte unchanged
+                if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+                    raise FeedbackUnavailableError(f"the feedback database {self.path} cannot use a WAL journal")
+                conn.executescript(SCHEMA)
+                if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            except sqlite3.Error as exc:
+                raise self._unavailable("open", exc) from exc
+
+    def _check_is_ours(self, conn: sqlite3.Connection) -> None:
+        """Empty, or holding our feedback table: anything else (another app's database, a feedback table of a
+        different shape) is not ours to change."""
+        found = tuple(row[1] for row in conn.execute("PRAGMA table_info(feedback)"))
+        if found and found != COLUMNS:
+            raise FeedbackUnavailableError(
+                f"the feedback table in {self.path} has columns {found}, expected {COLUMNS}; not touching it"
+            )
+        if not found and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise FeedbackUnavailableError(f"{self.path} is a database of something else; not touching it")
+
+    def _unavailable(self, action: str, exc: BaseException) -> FeedbackUnavailableError:
+        return FeedbackUnavailableError(f"cannot {action} the feedback database {self.path}: {exc}")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE … COMMIT).
+            conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._unavailable("open", exc) from exc
+        try:
+            conn.execute("PRAGMA synchronous=FULL")
+            yield conn
+        except sqlite3.Error as exc:
+            raise self._unavailable("use", exc) from exc
+        finally:
+            conn.close()
+
+    def record(
+        self,
+        *,
+        image_id: str,
+        vote: int,
+        model_version: str,
+        session: str,
+        query_text: str | None = None,
+        query_image_id: str | None = None,
+        rank: int | None = None,
+    ) -> int:
+        """Append one vote; returns its row id once the commit is on disk."""
+        if vote not in (-1, 1) or isinstance(vote, bool):
+            raise ValueError(f"vote must be 1 or -1, not {vote!r}")
+        if (query_text is None) == (query_image_id is None):
+            raise ValueError("give exactly one of query_text or query_image_id")
+        row = (_now(), session, query_text, query_image_id, image_id, vote, model_version, rank)
+        with self._write_lock, self._connect() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                cursor = conn.execute(
+                    "INSERT INTO feedback (created_at, session, query_text, query_image_id, image_id, vote,"
+                    " model_version, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                row_id = cursor.lastrowid
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise self._unavailable("write to", exc) from exc
+        return int(row_id)
+
+    def count(self) -> int:
+        with self._connect() as conn:
+            return int(conn.execute("SELECT count(*) FROM feedback").fetchone()[0])
+
+    def summary(self) -> dict[str, int]:
+        """``{"total": n, "up": n, "down": n}`` over all votes."""
+        with self._connect() as conn:
+            total, up, down = conn.execute(
+                "SELECT count(*), coalesce(sum(vote = 1), 0), coalesce(sum(vote = -1), 0) FROM feedback"
+            ).fetchone()
+        return {"total": int(total), "up": int(up), "down": int(down)}
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest ``limit`` votes, newest first, as dicts keyed by column name."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM feedback ORDER BY id DESC LIMIT ?", (max(0, int(limit)),)
+            ).fetchall()
+        return [dict(zip(COLUMNS, row, strict=True)) for row in rows]

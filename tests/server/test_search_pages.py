@@ -1,0 +1,110 @@
+"""The HTML pages without JavaScript (plain form posts) and the fragments HTMX asks for, over a real collection."""
+
+import re
+
+import pytest
+
+from tests.fixtures.images import encode, photo
+
+RESULT = re.compile(r'<li class="result" id="result-([0-9a-f]{32})"')
+
+
+def results_of(html: str) -> list[str]:
+    return RESULT.findall(html)
+
+
+def test_text_search_page_lists_described_results(client):
+    response = client.get("/search", params={"q": "a noisy photo", "k": "5"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    html = response.text
+    ids = results_of(html)
+    assert len(ids) == 5 and html.count("<h1") == 1
+    assert "5 results for “a noisy photo”" in html
+    for image_id in ids:
+        alt = re.search(rf'src="/api/images/{image_id}/thumbnail" alt="([^"]+)"', html).group(1)
+        assert 0 < len(alt) <= 125
+        assert f'aria-describedby="long-{image_id}"' in html and f'id="long-{image_id}"' in html
+        assert f'aria-label="Good match: {alt}"' in html and f'aria-label="Not a match: {alt}"' in html
+    assert 'role="status" aria-live="polite"' in html  # the live region is in the page from the start
+
+
+def test_htmx_gets_only_the_fragment_with_version_headers(client):
+    response = client.get("/search", params={"q": "photo", "k": "3"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "<html" not in response.text and len(results_of(response.text)) == 3
+    assert response.headers["x-glimpse-model"] == "production"
+    assert response.headers["x-glimpse-model-version"] == "1"
+    assert re.fullmatch(r"[0-9a-f]{12}", response.headers["x-glimpse-index-version"])
+    assert "HX-Request" in response.headers["vary"]
+    restore = client.get(
+        "/search", params={"q": "photo"}, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
+    assert "<html" in restore.text  # history restores need the whole page
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        ({"q": "   "}, "q", "Type a few words"),
+        ({"q": "x" * 600}, "q", "the limit is 500"),
+        ({"q": "cat", "k": "many"}, "k", "Choose how many"),
+        ({"q": "cat", "k": "1000"}, "k", "between 1 and 100"),
+        ({"q": "cat", "model": "nope"}, "model", "There is no model “nope”"),
+    ],
+)
+def test_bad_input_is_explained_on_the_page(client, params, field, message):
+    response = client.get("/search", params=params)
+    assert response.status_code == 422
+    html = response.text
+    assert message in html and "Please check your search" in html
+    assert f'id="{field}"' in html and f'href="#{field}"' in html
+    if field in ("q", "k", "model"):
+        assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', html, re.S)
+
+
+def test_hostile_query_is_escaped(client):
+    html = client.get("/search", params={"q": '<script>alert(1)</script>"onload="x'}).text
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_search_by_uploaded_picture_and_its_errors(client):
+    upload = {"file": ("query.png", encode(photo(70, 50, seed=3), "PNG"), "image/png")}
+    response = client.post("/search/image", files=upload, data={"k": "4"})
+    assert response.status_code == 200 and len(results_of(response.text)) == 4
+    assert "pictures like yours" in response.text
+    missing = client.post("/search/image", data={"k": "4"})
+    assert missing.status_code == 422 and "Choose a picture" in missing.text
+    junk = client.post("/search/image", files={"file": ("x.png", b"not an image", "image/png")})
+    assert junk.status_code == 422 and "not an image" in junk.text
+
+
+def test_more_like_this_and_the_image_page(client):
+    first = results_of(client.get("/search", params={"q": "photo", "k": "1"}).text)[0]
+    similar = client.get("/search/similar", params={"image_id": first, "k": "3"})
+    assert similar.status_code == 200
+    assert first not in results_of(similar.text) and len(results_of(similar.text)) == 3
+    page = client.get(f"/images/{first}")
+    assert page.status_code == 200 and page.text.count("<h1") == 1
+    assert 'aria-describedby="long-description"' in page.text and "What the image classifier saw" in page.text
+    assert "Similar pictures" in page.text
+
+
+@pytest.mark.parametrize("image_id", ["0" * 32, "not-an-id", "..%2F..%2Fetc%2Fpasswd", "<b>x</b>"])
+def test_unknown_images_get_a_helpful_404_page(client, image_id):
+    page = client.get(f"/images/{image_id}", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and "not found" in page.text and "<b>x</b>" not in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    similar = client.get("/search/similar", params={"image_id": image_id})
+    assert similar.status_code == 404 and "Please check your search" in similar.text
+
+
+def test_htmx_is_served_from_the_npm_package(client):
+    response = client.get("/vendor/htmx.min.js")
+    assert response.status_code == 200 and "htmx" in response.text[:2000]
+
+
+def test_unknown_addresses_get_a_page_for_browsers_and_json_for_the_api(client):
+    page = client.get("/no/such/page", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and "Page not found" in page.text
+    api = client.get("/api/no/such/thing", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.json()["error"] == "not_found"
