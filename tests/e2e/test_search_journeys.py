@@ -241,4 +241,8 @@ def test_screenshots_at_1280_and_320(page, live_server):
         screenshot(page, f"image-{width}")
         overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{width}px: the page is {overflow}px wider than the viewport"
+    page.set_viewport_size({"width": 640, "height": 400})  # what 200 % zoom leaves of a 1280 × 800 window
+    page.goto(live_server + "/search?q=a+photo&k=10")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"at 200 % zoom the page is {overflow}px wider than the window"
     assert_no_console_errors(page)

@@ -108,3 +108,29 @@ def test_unknown_addresses_get_a_page_for_browsers_and_json_for_the_api(client):
     assert page.status_code == 404 and "Page not found" in page.text
     api = client.get("/api/no/such/thing", headers={"Accept": "text/html"})
     assert api.status_code == 404 and api.json()["error"] == "not_found"
+
+
+def test_no_good_match_is_said_and_announced(client):
+    """The tiny test model has no calibrated threshold, so render the fragment with an answer that has one."""
+    from server.api.routes.pages import SearchForm
+
+    templates = client.app.state.templates
+    result = {
+        "rank": 1,
+        "image_id": "a" * 32,
+        "score": 0.12,
+        "weak": True,
+        "thumbnail_url": "/t",
+        "description": {"alt": "Probably a toaster", "long": "It is probably a toaster."},
+    }
+    answer = {"results": [result], "no_good_match": True, "weak_threshold": 0.27, "model": {"version": "1"}}
+    html = templates.env.get_template("_results.html").render(
+        form=SearchForm(q="quarterly tax report", k=5, model="production"),
+        answer=answer,
+        mode="text",
+        session="s",
+        return_to="/",
+    )
+    assert 'data-announce="No good match for quarterly tax report. Showing the closest 1."' in html
+    assert "No picture matches “quarterly tax report” well" in html
+    assert "Weak match (0.12): probably not what you asked for" in html
