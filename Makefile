@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 # Debian packages the project uses at run time or in tests (installed only when running as root).
-SYSTEM_PACKAGES := wordnet-base chromium fonts-dejavu-core
+SYSTEM_PACKAGES := wordnet-base chromium fonts-dejavu-core espeak-ng
 
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
@@ -22,6 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := client/node_modules/.installed
 SYS_STAMP := $(VENV)/.system-packages
+SPEECH_STAMP := client/static/models/.built
 
 .PHONY: help setup demo test pipeline serve collect lint format clean bench mlflow-ui
 
@@ -36,7 +37,7 @@ help:
 	@echo "make bench    print the benchmark tables (bench/)"
 	@echo "make mlflow-ui  browse the model registry on http://$(HOST):5000"
 
-setup: $(PY_STAMP) $(SYS_STAMP) $(NPM_STAMP)
+setup: $(PY_STAMP) $(SYS_STAMP) $(NPM_STAMP) $(SPEECH_STAMP)
 
 $(PY_STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Glimpse needs Python 3.11" >&2; exit 1; }
@@ -59,6 +60,12 @@ $(SYS_STAMP): Makefile
 
 $(NPM_STAMP): client/package.json client/package-lock.json
 	cd client && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The browser's speech models (Whisper tiny.en and the Piper voice as ONNX), built from packaged weights.
+$(SPEECH_STAMP): $(PY_STAMP) accessibility/speech/whisper_onnx.py accessibility/speech/piper_voice.py
+	$(BIN)/python -m accessibility.speech.whisper_onnx --out client/static/models
+	$(BIN)/python -m accessibility.speech.piper_voice --out client/static/models
 	touch $@
 
 collect: setup

