@@ -15,11 +15,13 @@ from fastapi.templating import Jinja2Templates
 
 from server.api import errors
 from server.api.routes import feedback, health, images, models, pages, search
-from server.core import observability
+from server.core import headers, observability
 from server.core.config import Settings, get_settings
 from server.services.container import Services
 
 logger = logging.getLogger(__name__)
+
+VENDORED = {"htmx": "htmx.org", "ort": "onnxruntime-web", "phonemizer": "phonemizer"}  # URL name → npm package
 
 
 def _warm_up(services: Services, default_model: str) -> None:
@@ -60,12 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.services = Services(settings)
     errors.install(app)
+    headers.install(app)
     observability.install(app, lambda: app.state.services.pool_status())
     app.state.templates = Jinja2Templates(directory=settings.asset(settings.templates_dir))
     app.mount("/static", StaticFiles(directory=settings.asset(settings.static_dir)), name="static")
-    # Only HTMX's built file is exposed from node_modules; without it the pages still work (plain forms).
-    htmx = StaticFiles(directory=settings.asset(settings.vendor_dir) / "htmx.org" / "dist", check_dir=False)
-    app.mount("/vendor", htmx, name="vendor")
+    # Only the built files of the browser packages are exposed from node_modules. Without them the pages
+    # still work (plain forms, no voice).
+    for name, package in VENDORED.items():
+        folder = settings.asset(settings.vendor_dir) / package / "dist"
+        app.mount(f"/vendor/{name}", StaticFiles(directory=folder, check_dir=False), name=f"vendor-{name}")
     app.include_router(health.router)
     app.include_router(search.router)
     app.include_router(images.router)

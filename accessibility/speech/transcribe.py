@@ -63,20 +63,26 @@ class WhisperOnnx:
         return raw.decode("utf-8", errors="replace").strip()
 
     def encode_audio(self, audio: np.ndarray) -> np.ndarray:
+        """The encoder's hidden states [1, 1500, 384] (for inspection; decoding uses :meth:`cross_kv`)."""
         audio = np.asarray(audio, dtype=np.float32).reshape(1, -1)
         return self.encoder.run(["encoder_output"], {"audio": audio})[0]
+
+    def cross_kv(self, audio: np.ndarray) -> np.ndarray:
+        """Every decoder layer's cross-attention keys and values for this audio [8, 1, 1500, 384]."""
+        audio = np.asarray(audio, dtype=np.float32).reshape(1, -1)
+        return self.encoder.run(["cross_kv"], {"audio": audio})[0]
 
     def transcribe(self, audio: np.ndarray, max_tokens: int = 64) -> Transcript:
         """Transcribe up to 30 s of mono float32 audio at 16 kHz (longer input is trimmed by the graph)."""
         start = time.perf_counter()
-        encoded = self.encode_audio(audio)
+        cross_kv = self.cross_kv(audio)
         encoded_at = time.perf_counter()
         ids = list(self.prompt)
         generated: list[int] = []
         eot = self.special["eot"]
         for step in range(max_tokens):
             tokens = np.asarray([ids], dtype=np.int64)
-            logits = self.decoder.run(["logits"], {"tokens": tokens, "encoder_output": encoded})[0][0, -1]
+            logits = self.decoder.run(["logits"], {"tokens": tokens, "cross_kv": cross_kv})[0][0]
             logits = np.where(self._suppress, -np.inf, logits)
             if step == 0:
                 logits[self._suppress_begin] = -np.inf

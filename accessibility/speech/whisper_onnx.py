@@ -7,15 +7,20 @@ numpy alone (no ``ctranslate2`` dependency) and rewritten with the ``onnx`` help
 ``whisper-encoder.<hash>.onnx``
     input  ``audio``          float32 [batch, n_samples] — mono 16 kHz, any length; the graph trims to / pads
                               with zeros up to 30 s (480 000 samples), exactly like Whisper's ``pad_or_trim``.
-    output ``encoder_output`` float32 [batch, 1500, 384]
+    outputs ``encoder_output`` float32 [batch, 1500, 384]
+            ``cross_kv``       float32 [8, batch, 1500, 384] — every decoder layer's cross-attention keys and
+                              values (layer i: rows 2i, 2i + 1), projected once per utterance instead of at
+                              every decoding step
     The log-mel front end (reflect-padded STFT n_fft=400 / hop=160 / periodic Hann as a strided ``Conv`` whose
     kernels are the windowed DFT basis, power spectrum, 80-bin Slaney mel bank, log10, clamp to max − 8,
     (x + 4) / 4) runs inside the graph, so the browser needs no DSP code.
 
 ``whisper-decoder.<hash>.onnx``
-    inputs ``tokens`` int64 [batch, n_tokens] (n_tokens ≤ 448), ``encoder_output`` float32 [batch, 1500, 384]
-    output ``logits`` float32 [batch, n_tokens, 51864]
-    No KV cache: every step re-runs the whole prefix (fine for tiny.en and ≤ 64 tokens).
+    inputs ``tokens`` int64 [batch, n_tokens] (n_tokens ≤ 448), ``cross_kv`` float32 [8, batch, 1500, 384]
+    output ``logits`` float32 [batch, 51864] — the next-token scores after the last token
+    No self-attention KV cache: every step re-runs the short prefix through self-attention (cheap for tiny.en
+    and ≤ 64 tokens); the expensive part, projecting 1500 encoder positions to keys and values in every layer,
+    is done once by the encoder graph.
 
 Matrices are stored fp16 and ``Cast`` to fp32 (onnxruntime folds the casts once at session start, so compute
 is fp32); vectors (biases, layer norms) and the DFT / mel matrices are stored fp32. The token embedding is tied:
@@ -249,9 +254,10 @@ def _attention(
     n_heads: int,
     fused_qkv: bool,
     mask: str | None = None,
+    kv: tuple[str, str] | None = None,
 ) -> str:
     """Multi-head attention in CTranslate2's layout (self: fused linear_0 = qkv, linear_1 = out;
-    cross: linear_0 = q, linear_1 = fused kv, linear_2 = out)."""
+    cross: linear_0 = q, linear_1 = fused kv, linear_2 = out). ``kv``: keys and values already projected."""
     dim = v[prefix + "/linear_0/weight"].shape[1]
     if fused_qkv:
         w, b = v[prefix + "/linear_0/weight"], v[prefix + "/linear_0/bias"]
@@ -267,8 +273,11 @@ def _attention(
     name = prefix.replace("/", ".")
     scale = np.float32(1.0 / math.sqrt(head_dim))
     q = _linear(g, x, wq * scale, bq * scale, name + ".q")  # scale folded into the query projection
-    k = _linear(g, kv_source, wk, None, name + ".k")
-    val = _linear(g, kv_source, wv, bv, name + ".v")
+    if kv is None:
+        k = _linear(g, kv_source, wk, None, name + ".k")
+        val = _linear(g, kv_source, wv, bv, name + ".v")
+    else:
+        k, val = kv
     qh = _heads(g, q, [0, 2, 1, 3])  # [B, H, Tq, Dh]
     kh = _heads(g, k, [0, 2, 3, 1])  # [B, H, Dh, Tk]
     vh = _heads(g, val, [0, 2, 1, 3])  # [B, H, Tk, Dh]
@@ -299,6 +308,19 @@ def _n_layers(v: dict[str, np.ndarray], side: str) -> int:
     return len(
         {k.split("/")[1] for k in v if k.startswith(side + "/layer_") and not k.startswith(side + "/layer_norm")}
     )
+
+
+def _cross_kv(g: _Graph, encoded: str, v: dict[str, np.ndarray]) -> str:
+    """Keys and values of every decoder layer's cross-attention: [2 * layers, B, 1500, dim] (k, v per layer)."""
+    parts = []
+    for i in range(_n_layers(v, "decoder")):
+        p = f"decoder/layer_{i}/attention"
+        wk, wv = np.split(v[p + "/linear_1/weight"], 2, axis=0)
+        _, bv = np.split(v[p + "/linear_1/bias"], 2)  # the key bias is zero
+        name = p.replace("/", ".")
+        parts.append(g.op("Unsqueeze", [_linear(g, encoded, wk, None, name + ".k"), "c_zero1"]))
+        parts.append(g.op("Unsqueeze", [_linear(g, encoded, wv, bv, name + ".v"), "c_zero1"]))
+    return g.op("Concat", parts, axis=0, out="cross_kv")
 
 
 def _log_mel(g: _Graph, audio: str) -> str:
@@ -369,9 +391,12 @@ def build_encoder_model(v: dict[str, np.ndarray]) -> onnx.ModelProto:
         x = g.op("Add", [x, _ffn(g, h, v, p + "/ffn")])
     x = _layer_norm(g, x, v, "encoder/layer_norm")
     g.op("Identity", [x], out="encoder_output")
+    _cross_kv(g, "encoder_output", v)
+    n_kv = 2 * _n_layers(v, "decoder")
     audio = helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", "n_samples"])
     out = helper.make_tensor_value_info("encoder_output", TensorProto.FLOAT, ["batch", N_FRAMES // 2, dim])
-    return _model(g, [audio], [out], "whisper_tiny_en_encoder")
+    kv = helper.make_tensor_value_info("cross_kv", TensorProto.FLOAT, [n_kv, "batch", N_FRAMES // 2, dim])
+    return _model(g, [audio], [out, kv], "whisper_tiny_en_encoder")
 
 
 def build_decoder_model(v: dict[str, np.ndarray]) -> onnx.ModelProto:
@@ -408,18 +433,22 @@ def build_decoder_model(v: dict[str, np.ndarray]) -> onnx.ModelProto:
         h = _layer_norm(g, x, v, p + "/self_attention/layer_norm")
         x = g.op("Add", [x, _attention(g, h, h, v, p + "/self_attention", n_heads, fused_qkv=True, mask=mask)])
         h = _layer_norm(g, x, v, p + "/attention/layer_norm")
-        x = g.op("Add", [x, _attention(g, h, "encoder_output", v, p + "/attention", n_heads, fused_qkv=False)])
+        kv = tuple(
+            g.op("Gather", ["cross_kv", g.const(f"c_kv{2 * i + j}", np.asarray(2 * i + j, np.int64))], axis=0)
+            for j in (0, 1)
+        )
+        x = g.op("Add", [x, _attention(g, h, "", v, p + "/attention", n_heads, fused_qkv=False, kv=kv)])
         h = _layer_norm(g, x, v, p + "/ffn/layer_norm")
         x = g.op("Add", [x, _ffn(g, h, v, p + "/ffn")])
-    x = _layer_norm(g, x, v, "decoder/layer_norm")
-    flat = g.op("Reshape", [x, g.ints("c_flat", [-1, dim])])
-    logits = g.op("Gemm", [flat, embedding], transB=1)  # tied output projection
-    out_shape = g.op("Concat", [g.op("Shape", ["tokens"]), g.ints("c_vocab", [vocab])], axis=0)
-    g.op("Reshape", [logits, out_shape], out="logits")
+    # Only the last position's scores are needed: the next token.
+    last = g.op("Slice", [x, g.ints("c_minus1", [-1]), g.ints("c_end", [np.iinfo(np.int64).max]), "c_one1"])
+    x = _layer_norm(g, g.op("Squeeze", [last, "c_one1"]), v, "decoder/layer_norm")  # [B, dim]
+    g.op("Gemm", [x, embedding], transB=1, out="logits")  # tied output projection
+    n_kv = 2 * _n_layers(v, "decoder")
     tokens = helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "n_tokens"])
-    enc = helper.make_tensor_value_info("encoder_output", TensorProto.FLOAT, ["batch", N_FRAMES // 2, dim])
-    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "n_tokens", vocab])
-    return _model(g, [tokens, enc], [out], "whisper_tiny_en_decoder")
+    kv = helper.make_tensor_value_info("cross_kv", TensorProto.FLOAT, [n_kv, "batch", N_FRAMES // 2, dim])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", vocab])
+    return _model(g, [tokens, kv], [out], "whisper_tiny_en_decoder")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -503,6 +532,7 @@ def build(out_dir: Path, src: Path | None = None) -> dict:
             json.dumps(tokenizer_data(src), ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode(),
         ),
     }
+    n_kv = 2 * _n_layers(variables, "decoder")
     files = {}
     for role, (stem, ext, data) in blobs.items():
         digest = _sha256(data)
@@ -514,10 +544,13 @@ def build(out_dir: Path, src: Path | None = None) -> dict:
         "opset": OPSET,
         "sample_rate": SAMPLE_RATE,
         "chunk_seconds": CHUNK_SECONDS,
-        "encoder": {"inputs": {"audio": ["batch", "n_samples"]}, "outputs": {"encoder_output": ["batch", 1500, 384]}},
+        "encoder": {
+            "inputs": {"audio": ["batch", "n_samples"]},
+            "outputs": {"encoder_output": ["batch", 1500, 384], "cross_kv": [n_kv, "batch", 1500, 384]},
+        },
         "decoder": {
-            "inputs": {"tokens": ["batch", "n_tokens"], "encoder_output": ["batch", 1500, 384]},
-            "outputs": {"logits": ["batch", "n_tokens", len(variables["decoder/embeddings/weight"])]},
+            "inputs": {"tokens": ["batch", "n_tokens"], "cross_kv": [n_kv, "batch", 1500, 384]},
+            "outputs": {"logits": ["batch", len(variables["decoder/embeddings/weight"])]},
             "max_tokens": MAX_DECODER_TOKENS,
         },
         "files": files,

@@ -133,7 +133,7 @@ def test_axe_finds_nothing_on_any_page_or_state(page, live_server):
     search(page, live_server, "")
     page.wait_for_selector(".error-summary")
     states.append(("error", run_axe(page)))
-    page.locator("summary").click()
+    page.locator(".by-image summary").click()
     states.append(("picture form open", run_axe(page)))
     page.goto(live_server + "/search?q=photo&k=5")
     href = page.locator("a.thumb-link").first.get_attribute("href")

@@ -99,8 +99,20 @@ def test_unknown_images_get_a_helpful_404_page(client, image_id):
 
 
 def test_htmx_is_served_from_the_npm_package(client):
-    response = client.get("/vendor/htmx.min.js")
+    response = client.get("/vendor/htmx/htmx.min.js")
     assert response.status_code == 200 and "htmx" in response.text[:2000]
+    assert response.headers["cache-control"] == "public, max-age=86400"
+
+
+def test_pages_are_cross_origin_isolated_and_wasm_is_typed(client):
+    page = client.get("/")
+    assert page.headers["cross-origin-opener-policy"] == "same-origin"
+    assert page.headers["cross-origin-embedder-policy"] == "require-corp"
+    wasm = client.get("/vendor/ort/ort-wasm-simd-threaded.wasm")
+    assert wasm.status_code == 200 and wasm.headers["content-type"] == "application/wasm"
+    module = client.get("/vendor/ort/ort.wasm.min.mjs")
+    assert module.status_code == 200 and module.headers["content-type"].startswith("text/javascript")
+    assert client.get("/static/css/glimpse.css").headers["cache-control"] == "no-cache"
 
 
 def test_unknown_addresses_get_a_page_for_browsers_and_json_for_the_api(client):
