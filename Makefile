@@ -94,6 +94,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/encoders.py --spec conse:lite1:T20 --spec conse:lite0:T20
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/voice.py
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///data/mlflow/mlflow.db --host $(HOST) --port 5000
