@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from server.api import errors
 from server.api.routes import feedback, health, images, models, pages, search
-from server.core import headers, observability
+from server.core import headers, observability, session
 from server.core.config import Settings, get_settings
 from server.services.container import Services
 
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = Services(settings)
     errors.install(app)
     headers.install(app)
+    session.install(app)
     observability.install(app, lambda: app.state.services.pool_status())
     app.state.templates = Jinja2Templates(directory=settings.asset(settings.templates_dir))
     app.mount("/static", StaticFiles(directory=settings.asset(settings.static_dir)), name="static")

@@ -13,6 +13,7 @@ from server.services.collection import CollectionSummary, summarise
 from server.services.features import FeatureReader
 from server.services.feedback import FeedbackStore, FeedbackUnavailableError
 from server.services.model_pool import LoadedModel, ModelLoadError, ModelPool, UnknownModelError
+from server.services.rate_limit import RateLimiter
 
 
 def get_settings(request: Request) -> Settings:
@@ -52,6 +53,18 @@ def get_feedback(request: Request) -> FeedbackStore:
         # the cause (naming server paths) is logged by the container; the client gets a plain sentence
         raise ApiError(503, "feedback_unavailable", FeedbackUnavailableError.public_message)
     return store
+
+
+def get_vote_limits(request: Request) -> tuple[RateLimiter, RateLimiter]:
+    """Votes per minute: (per session, per client address); created on first use, kept for the app's life."""
+    state = request.app.state
+    if getattr(state, "vote_limits", None) is None:
+        settings: Settings = state.settings
+        state.vote_limits = (
+            RateLimiter(settings.feedback_votes_per_minute, 60.0),
+            RateLimiter(settings.feedback_votes_per_minute_per_client, 60.0),
+        )
+    return state.vote_limits
 
 
 def get_model(

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     feedback_db: Path = Field(
         default=Path("data/feedback/feedback.db"), description="SQLite file of the votes (append-only)."
     )
+    feedback_votes_per_minute: int = Field(default=60, ge=1, description="Votes one session may post per minute.")
+    feedback_votes_per_minute_per_client: int = Field(
+        default=600, ge=1, description="Votes one client address may post per minute (all its sessions)."
+    )
     templates_dir: Path = Field(default=Path("client/templates"), description="Jinja2 templates of the pages.")
     static_dir: Path = Field(default=Path("client/static"), description="CSS, JS and browser assets.")
     vendor_dir: Path = Field(

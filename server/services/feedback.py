@@ -3,6 +3,8 @@
 One row per vote ``(query text or query image id, image id, vote ±1, model version, time, anonymous session)``.
 The table is append-only: this class has no update or delete, and triggers refuse both at the database level.
 WAL journal + ``synchronous=FULL``: :meth:`FeedbackStore.record` returns only after the commit reached the disk.
+A vote that repeats the same session's latest vote on the same result of the same search is not stored again
+(a double click, a retried request); changing one's mind (up, then down) is a new row.
 A database that cannot be opened, read or written raises :class:`FeedbackUnavailableError`; nothing here ever
 deletes, truncates or recreates an existing file.
 """
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 SCHEMA_VERSION = 1
 COLUMNS = (
@@ -42,6 +44,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     rank INTEGER NULL,
     CHECK ((query_text IS NULL) <> (query_image_id IS NULL))
 );
+CREATE INDEX IF NOT EXISTS feedback_by_session ON feedback (session, image_id);
 CREATE TRIGGER IF NOT EXISTS feedback_no_update BEFORE UPDATE ON feedback
 BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS feedback_no_delete BEFORE DELETE ON feedback
@@ -54,6 +57,11 @@ class FeedbackUnavailableError(RuntimeError):
 
     #: What a client is told (the exception's own text names server paths and belongs in the log).
     public_message = "votes cannot be recorded right now: the feedback store cannot be opened or written"
+
+
+class Recorded(NamedTuple):
+    id: int
+    duplicate: bool  # True: the same vote was already the latest; nothing new was stored
 
 
 def _now() -> str:
@@ -122,8 +130,9 @@ class FeedbackStore:
         query_text: str | None = None,
         query_image_id: str | None = None,
         rank: int | None = None,
-    ) -> int:
-        """Append one vote; returns its row id once the commit is on disk."""
+    ) -> Recorded:
+        """Append one vote; returns its row id once the commit is on disk (or the id of the identical vote
+        this session already gave on this result of this search, storing nothing)."""
         if vote not in (-1, 1) or isinstance(vote, bool):
             raise ValueError(f"vote must be 1 or -1, not {vote!r}")
         if (query_text is None) == (query_image_id is None):
@@ -132,6 +141,14 @@ class FeedbackStore:
         with self._write_lock, self._connect() as conn:
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                latest = conn.execute(
+                    "SELECT id, vote FROM feedback WHERE session = ? AND image_id = ? AND model_version = ?"
+                    " AND query_text IS ? AND query_image_id IS ? ORDER BY id DESC LIMIT 1",
+                    (session, image_id, model_version, query_text, query_image_id),
+                ).fetchone()
+                if latest is not None and latest[1] == vote:
+                    conn.execute("COMMIT")
+                    return Recorded(int(latest[0]), True)
                 cursor = conn.execute(
                     "INSERT INTO feedback (created_at, session, query_text, query_image_id, image_id, vote,"
                     " model_version, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -144,7 +161,7 @@ class FeedbackStore:
                     with suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
                 raise self._unavailable("write to", exc) from exc
-        return int(row_id)
+        return Recorded(int(row_id), False)
 
     def count(self) -> int:
         with self._connect() as conn:
@@ -157,6 +174,26 @@ class FeedbackStore:
                 "SELECT count(*), coalesce(sum(vote = 1), 0), coalesce(sum(vote = -1), 0) FROM feedback"
             ).fetchone()
         return {"total": int(total), "up": int(up), "down": int(down)}
+
+    def stats(self) -> list[dict[str, Any]]:
+        """Counts per model version (no queries, no sessions): votes up/down, distinct sessions, first/last."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT model_version, count(*), sum(vote = 1), sum(vote = -1), count(DISTINCT session),"
+                " min(created_at), max(created_at) FROM feedback GROUP BY model_version"
+            ).fetchall()
+        keys = ("model_version", "votes", "up", "down", "sessions", "first_vote_at", "last_vote_at")
+        out = [dict(zip(keys, row, strict=True)) for row in rows]
+        for item in out:
+            item["up_share"] = round(item["up"] / item["votes"], 4) if item["votes"] else None
+        return sorted(
+            out,
+            key=lambda i: (
+                not i["model_version"].isdigit(),
+                int(i["model_version"]) if i["model_version"].isdigit() else 0,
+                i["model_version"],
+            ),
+        )
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest ``limit`` votes, newest first, as dicts keyed by column name."""

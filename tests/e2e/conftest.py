@@ -10,17 +10,8 @@ Fixtures:
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import ctypes
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,103 +98,21 @@ def browser(tmp_path_factory):
 # --- live server --------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-try:
-    _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: no dlopen between fork and exec
-except OSError:
-    _LIBC = None
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child (Linux): be killed if pytest dies without running its teardown (SIGKILL, crash)."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Terminate the server's process group; kill it if it does not stop within 10 s."""
-    if proc.poll() is not None:
-        return
-    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _get_status(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-        return None
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[str]:
     from tests.fixtures.project import build_project
+    from tests.fixtures.server_process import ServerFailedError, start_server
 
     folder = tmp_path_factory.mktemp("e2e-project")
     build_project(folder)
-    log_path = folder / "uvicorn.log"
-    env = {
-        **os.environ,
-        "GLIMPSE_PROJECT_ROOT": str(folder),
-        "GLIMPSE_ALIAS_REFRESH_S": "0",
-        "GLIMPSE_FEEDBACK_DB": str(folder / "data" / "feedback" / "feedback.db"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: Ctrl-C reaches pytest only, teardown stops it all
-            preexec_fn=_die_with_parent,
-        )
-    atexit.register(_stop, proc)  # in case the session ends without running fixture teardown
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        status = None
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"uvicorn exited with code {proc.returncode} before /readyz answered; its output:\n"
-                    + log_path.read_text(errors="replace")[-5000:],
-                    pytrace=False,
-                )
-            status = _get_status(base_url + "/readyz")
-            if status == 200:
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"{base_url}/readyz did not answer 200 within {READY_TIMEOUT_S:.0f} s (last status {status}); "
-                    "uvicorn's output:\n" + log_path.read_text(errors="replace")[-5000:],
-                    pytrace=False,
-                )
-            time.sleep(0.2)
-        yield base_url
+        server = start_server(folder, folder / "uvicorn.log", ready_timeout_s=READY_TIMEOUT_S)
+    except ServerFailedError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server.base_url
     finally:
-        _stop(proc)
-        atexit.unregister(_stop)
+        server.stop()
 
 
 # --- page ---------------------------------------------------------------------------------------------------

@@ -28,23 +28,6 @@
     window.setTimeout(function () { region.textContent = message; }, 60);
   }
 
-  function sessionId() {
-    var id = null;
-    try { id = localStorage.getItem("glimpse.session"); } catch (e) { /* storage disabled */ }
-    if (!id) {
-      var bytes = new Uint8Array(12);
-      crypto.getRandomValues(bytes);
-      id = Array.from(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-      try { localStorage.setItem("glimpse.session", id); } catch (e) { /* keep it for this page only */ }
-    }
-    return id;
-  }
-
-  function fillSessions(root) {
-    var id = sessionId();
-    root.querySelectorAll('input[name="session"]').forEach(function (input) { input.value = id; });
-  }
-
   // ------------------------------------------------------------------ the cache
   var cache = {
     key: function (model, versions, query) {
@@ -149,7 +132,6 @@
     region.removeAttribute("aria-busy");
     var section = region.querySelector(".results-section");
     if (!section) return;
-    fillSessions(region);
     var invalid = (section.dataset.errorFields || "").split(" ").filter(Boolean);
     ["q", "k", "model", "file"].forEach(function (name) {
       var field = document.getElementById(name);
@@ -166,7 +148,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     try { known = JSON.parse(document.body.dataset.knownVersions || "{}") || {}; } catch (e) { known = {}; }
     try { cache.expire(); } catch (e) { /* storage disabled */ }
-    fillSessions(document);
 
     ["k", "model"].forEach(function (name) { // the picture form sends the same options as the text form
       var select = document.getElementById(name);
@@ -273,7 +254,7 @@
     }
     var data = new FormData(form);
     var body = { image_id: data.get("image_id"), vote: button.value, model_version: data.get("model_version"),
-                 session: sessionId(), rank: parseInt(String(data.get("rank")), 10) || null };
+                 rank: parseInt(String(data.get("rank")), 10) || null };
     if (data.get("query")) body.query = data.get("query");
     if (data.get("query_image_id")) body.query_image_id = data.get("query_image_id");
     fetch("/api/feedback", {

@@ -1,5 +1,10 @@
-"""Votes on search results: ``POST /api/feedback`` (JSON, or a plain HTML form for the no-JavaScript page)
-and ``GET /api/feedback/summary``."""
+"""Votes on search results: ``POST /api/feedback`` (JSON, or a plain HTML form for the no-JavaScript page),
+``GET /api/feedback/summary`` and ``GET /api/feedback/stats`` (counts per model version).
+
+The session is the server's anonymous cookie (server/core/session.py), never a value from the body. A vote
+must name a registered model version (404 otherwise) and a known image (404); each session and each client
+address has a votes-per-minute limit (429 with Retry-After); repeating one's latest vote stores nothing (200).
+"""
 
 from __future__ import annotations
 
@@ -15,11 +20,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from server.api.deps import get_features, get_feedback
+from server.api.deps import get_features, get_feedback, get_pool, get_vote_limits
 from server.api.errors import ApiError
 from server.api.routes.search import clean_query
+from server.core.session import session_of
 from server.services.features import FeatureReader
 from server.services.feedback import FeedbackStore, FeedbackUnavailableError
+from server.services.model_pool import ModelPool, UnknownModelError
+from server.services.rate_limit import RateLimiter
 from server.services.uploads import IMAGE_ID
 
 logger = logging.getLogger(__name__)
@@ -29,7 +37,6 @@ router = APIRouter(prefix="/api/feedback", tags=["feedback"])
 MAX_BODY = 16 * 1024
 MAX_FORM_FIELDS = 32
 MODEL_VERSION = re.compile(r"[A-Za-z0-9._-]{1,64}")
-SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 VOTES: dict[Any, int] = {1: 1, -1: -1, "1": 1, "+1": 1, "-1": -1, "up": 1, "down": -1}
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -48,8 +55,7 @@ class FeedbackIn(BaseModel):
     vote: int = Field(description='1 or -1 (also "up" / "down")')
     query: str | None = Field(default=None, description="The words searched for, 1–500 characters")
     query_image_id: str | None = Field(default=None, description="The image searched with (32 hex)")
-    model_version: str = Field(description="The model version that answered, 1–64 of [A-Za-z0-9._-]")
-    session: str = Field(description="Anonymous session, 1–64 of [A-Za-z0-9_-]")
+    model_version: str = Field(description="The registered model version (a number) that answered")
     rank: int | None = Field(default=None, ge=1, le=100, description="Position of the result, 1–100")
 
     @field_validator("image_id", "query_image_id", mode="before")
@@ -86,13 +92,6 @@ class FeedbackIn(BaseModel):
     def _model_version(cls, value: str) -> str:
         if not MODEL_VERSION.fullmatch(value):
             raise _invalid("must be 1–64 letters, digits, '.', '_' or '-'")
-        return value
-
-    @field_validator("session")
-    @classmethod
-    def _session(cls, value: str) -> str:
-        if not SESSION.fullmatch(value):
-            raise _invalid("must be 1–64 letters, digits, '_' or '-'")
         return value
 
     @field_validator("rank", mode="before")
@@ -216,6 +215,8 @@ async def post_feedback(
     request: Request,
     features: Annotated[FeatureReader, Depends(get_features)],
     store: Annotated[FeedbackStore, Depends(get_feedback)],
+    pool: Annotated[ModelPool, Depends(get_pool)],
+    limits: Annotated[tuple[RateLimiter, RateLimiter], Depends(get_vote_limits)],
 ) -> Response:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in (JSON_TYPE, FORM_TYPE):
@@ -225,15 +226,18 @@ async def post_feedback(
     data = _parse_form(body) if is_form else _parse_json(body)
     return_to = data.pop("return_to", None) if is_form else None
     vote = _validate(data)
+    session = session_of(request)
+    _rate_limit(limits, session, request.client.host if request.client else "unknown")
+    await run_in_threadpool(_check_model_version, pool, vote.model_version)
     if (await run_in_threadpool(features.records, [vote.image_id]))[0] is None:
         raise ApiError(404, "unknown_image", f"there is no image {vote.image_id}")
     try:
-        row_id = await run_in_threadpool(
+        recorded = await run_in_threadpool(
             store.record,
             image_id=vote.image_id,
             vote=vote.vote,
             model_version=vote.model_version,
-            session=vote.session,
+            session=session,
             query_text=vote.query,
             query_image_id=vote.query_image_id,
             rank=vote.rank,
@@ -243,7 +247,42 @@ async def post_feedback(
         raise ApiError(503, "feedback_unavailable", exc.public_message) from None
     if is_form:
         return RedirectResponse(safe_return_to(return_to), status_code=303)
-    return JSONResponse({"id": row_id, "recorded": True}, status_code=201)
+    if recorded.duplicate:
+        return JSONResponse({"id": recorded.id, "recorded": False, "duplicate": True}, status_code=200)
+    return JSONResponse({"id": recorded.id, "recorded": True}, status_code=201)
+
+
+def _rate_limit(limits: tuple[RateLimiter, RateLimiter], session: str, client: str) -> None:
+    for limiter, key, who in ((limits[0], session, "this session"), (limits[1], client, "this address")):
+        wait = limiter.check(key)
+        if wait:
+            raise ApiError(
+                429,
+                "too_many_votes",
+                f"{who} sent more than {limiter.limit} votes a minute; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+
+
+def _check_model_version(pool: ModelPool, model_version: str) -> None:
+    """The vote must name a registered version itself: an alias may have moved since the results were shown."""
+    try:
+        resolved = pool.resolve(model_version)
+    except UnknownModelError:
+        raise ApiError(404, "unknown_model", f"there is no model version {model_version}") from None
+    if resolved != model_version:
+        raise _unprocessable(
+            [{"field": "model_version", "problem": f"give the version number ({resolved}), not an alias"}]
+        )
+
+
+@router.get("/stats", summary="Votes per model version: up, down, share up, distinct sessions (no queries)")
+def stats(store: Annotated[FeedbackStore, Depends(get_feedback)]) -> dict[str, Any]:
+    try:
+        return {"versions": store.stats(), "total": store.summary()}
+    except FeedbackUnavailableError as exc:
+        logger.error("feedback stats unavailable: %s", exc)
+        raise ApiError(503, "feedback_unavailable", exc.public_message) from None
 
 
 @router.get("/summary", summary="How many votes were recorded, up and down")

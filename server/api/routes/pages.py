@@ -8,7 +8,6 @@ Errors are shown on the page next to the control that caused them, never as a JS
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -105,7 +104,6 @@ def _page(
         "k_choices": K_CHOICES,
         "model_choices": choices,
         "known_versions": _known_versions(pool, [c["value"] for c in choices]) if not fragment else {},
-        "session": secrets.token_urlsafe(12),
         "return_to": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
         "form": form,
     }
