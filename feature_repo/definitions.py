@@ -65,6 +65,31 @@ def definitions(offline_dir: Path) -> list:
     ]
 
 
+FEEDBACK_FIELDS = {
+    "feedback_id": Int64,
+    "vote": Int64,
+    "query_text": String,
+    "query_image_id": String,
+    "model_version": String,
+    "rank": Int64,
+    "session": String,
+}
+
+
+def feedback_view(folder: Path) -> FeatureView:
+    """Votes on search results, exported by the feedback pipeline (parquet partitioned by day, offline only)."""
+    image, _ = entities()
+    return FeatureView(
+        name="image_feedback",
+        entities=[image],
+        ttl=TTL,
+        schema=[Field(name=key, dtype=value) for key, value in FEEDBACK_FIELDS.items()],
+        source=FileSource(name="image_feedback_source", path=str(folder), timestamp_field="event_timestamp"),
+        online=False,
+        description="thumbs up (1) / down (-1) on a result: the query, the model version, its rank, the session",
+    )
+
+
 OFFLINE_DIR = Path(__file__).resolve().parents[1] / "data" / "07_feature_store" / "offline"
 if __name__ != "__main__":  # objects for `feast apply` run from this folder
     _objects = definitions(OFFLINE_DIR)

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline
 
-from pipeline.pipelines import describe, embed, evaluate, index, ingest, publish, register
+from pipeline.pipelines import describe, embed, evaluate, feedback, index, ingest, publish, register
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -16,4 +16,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         "register": register.create_pipeline(),
     }
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    # Not part of the default run: it reads the server's vote log, which a collection build does not need.
+    pipelines["feedback"] = feedback.create_pipeline()
     return pipelines
