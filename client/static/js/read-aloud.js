@@ -12,32 +12,14 @@
 // - Test/benchmark hook: window.glimpseSpeech.synthesise(text, {rate, threads}) runs the same worker path and
 //   returns the PCM instead of playing it.
 
+import { announce, features } from "./speech-support.js";
+
 const WORKER_URL = "/static/js/workers/tts-worker.js";
 const GAP_S = 0.2; // silence between sentences, as accessibility/speech/synthesise.py
 const RATES = [0.75, 1, 1.25, 1.5];
 const GLIMPSE_VOICE = "glimpse";
 const STORE_VOICE = "glimpse.readAloud.voice";
 const STORE_RATE = "glimpse.readAloud.rate";
-// A module using a SIMD instruction (i8x16.splat): validates only where WebAssembly SIMD is available.
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0,
-  65, 0, 253, 15, 253, 98, 11]);
-
-export function features() {
-  let simd = false;
-  try { simd = typeof WebAssembly === "object" && WebAssembly.validate(SIMD_PROBE); } catch (e) { simd = false; }
-  return {
-    simd,
-    worker: typeof Worker === "function",
-    audio: typeof (window.AudioContext || window.webkitAudioContext) === "function",
-  };
-}
-
-function announce(message) {
-  const region = document.getElementById("announcer");
-  if (!region) return;
-  region.textContent = "";
-  window.setTimeout(() => { region.textContent = message; }, 60);
-}
 
 function stored(key, fallback) {
   try { return localStorage.getItem(key) ?? fallback; } catch (e) { return fallback; }

@@ -13,6 +13,8 @@
  *   configure({threads}), load() → {bytes, threads, ms}} — the same path as after a real recording.
  */
 
+import { announce, features } from "./speech-support.js";
+
 const SAMPLE_RATE = 16000;
 const MAX_SECONDS = 30;
 const TAP_MS = 400;
@@ -34,14 +36,6 @@ const MESSAGES = {
   noCapture: "This browser cannot record audio, so voice search is not available here. You can type your search.",
 };
 
-// ------------------------------------------------------------------ announcements (as glimpse.js does)
-function announce(message) {
-  const region = document.getElementById("announcer");
-  if (!region) return;
-  region.textContent = "";
-  window.setTimeout(() => { region.textContent = message; }, 60);
-}
-
 function showStatus(message, { speak = true } = {}) {
   const status = document.getElementById("voice-status");
   if (status) {
@@ -52,17 +46,9 @@ function showStatus(message, { speak = true } = {}) {
 }
 
 // ------------------------------------------------------------------ feature checks
-// (module) type 0: () -> v128; body: i32.const 0; i8x16.splat; i8x16.popcnt  (wasm-feature-detect's SIMD probe)
-const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
-]);
-
 function canTranscribe() {
-  try {
-    return typeof WebAssembly === "object" && WebAssembly.validate(SIMD_PROBE) && typeof Worker === "function";
-  } catch (e) {
-    return false;
-  }
+  const can = features();
+  return can.simd && can.worker;
 }
 
 function canRecord() {
