@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.adapter import AdaptedTextEncoder, load_adapter
 from models.bundle import BundleManifest
 from models.index import VectorIndex
 from models.registry import ModelVersion, Registry
@@ -40,13 +41,14 @@ class LoadedModel:
     version: str
     bundle_version: str
     spec: str
-    text: OnnxTextEncoder
+    text: OnnxTextEncoder | AdaptedTextEncoder
     image: OnnxImageEncoder
     text_index: VectorIndex
     image_index: VectorIndex
     size_bytes: int
     weak_threshold: float | None = None
     index_version: str = ""  # changes whenever the indexed images change; clients key their caches on it
+    adapted: bool = False  # text queries go through a query adapter learned from feedback (models/adapter.py)
     loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
 
@@ -148,6 +150,12 @@ class ModelPool:
                 built_for, bundle = index.meta.model_version, manifest.version
                 raise ModelLoadError(f"model version {entry.version}: index built for {built_for}, bundle is {bundle}")
         text = OnnxTextEncoder(bundle_dir, threads=self.threads)
+        try:
+            adapter = load_adapter(bundle_dir, text.dim)  # only text queries: image queries use the image space
+        except ValueError as exc:
+            raise ModelLoadError(f"model version {entry.version} cannot be served: {exc}") from exc
+        if adapter is not None:
+            text = AdaptedTextEncoder(text, adapter)
         image = OnnxImageEncoder(bundle_dir, threads=self.threads)
         if text_index.meta.dim != text.dim:
             raise ModelLoadError(
@@ -169,6 +177,7 @@ class ModelPool:
             size,
             threshold,
             index_version=index_version(text_index),
+            adapted=adapter is not None,
         )
 
     # ---------------------------------------------------------------- eviction
@@ -208,6 +217,7 @@ class ModelPool:
                     "version": m.version,
                     "spec": m.spec,
                     "bundle_version": m.bundle_version,
+                    "adapted": m.adapted,
                     "size_mb": round(m.size_bytes / 2**20, 1),
                     "idle_seconds": round(now - m.last_used, 1),
                     "images": m.text_index.meta.count,

@@ -3,6 +3,7 @@
 import threading
 import time
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -120,3 +121,65 @@ def test_same_version_is_loaded_once_under_concurrency(two_versions):
     for thread in threads:
         thread.join()
     assert len({id(model) for model in loaded}) == 1
+
+
+@pytest.fixture(scope="module")
+def adapted_version(two_versions, tmp_path_factory):
+    """Version 1's bundle plus a query adapter, registered as a version of its own (as the tune pipeline does)."""
+    import shutil
+
+    from models.adapter import save_adapter
+    from models.bundle import BundleManifest
+
+    _, registry = two_versions
+    base = registry.get("1")
+    bundle = tmp_path_factory.mktemp("adapted") / "bundle"
+    shutil.copytree(registry.bundle_path(base), bundle)
+    dim = BundleManifest.load(bundle).dim
+    weights = np.random.default_rng(0).standard_normal((dim, dim)).astype(np.float32)
+    save_adapter(bundle, weights, {"test": True})
+    entry = registry.register(bundle, base.spec, f"{base.bundle_version}+atest", dict(base.metrics))
+    return entry, bundle
+
+
+def test_an_adapter_changes_text_queries_only_and_reuses_the_base_index(two_versions, adapted_version):
+    folder, registry = two_versions
+    entry, _ = adapted_version
+    pool = pool_for(folder, registry, max_models=3)
+    base, tuned = pool.get("1"), pool.get(entry.version)
+    assert tuned.adapted and not base.adapted
+    assert tuned.bundle_version == base.bundle_version and tuned.index_version == base.index_version
+    assert next(m for m in pool.status()["loaded"] if m["version"] == entry.version)["adapted"] is True
+    query = ["a red car on a street"]
+    assert not np.allclose(tuned.text.encode_texts(query), base.text.encode_texts(query))
+    np.testing.assert_allclose(np.linalg.norm(tuned.text.encode_texts(query), axis=1), 1.0, rtol=1e-5)
+    # Through the API: text results are re-scored by the adapter, image queries (image→image space) are not.
+    with TestClient(create_app(settings_for(folder))) as client:
+
+        def search(version: str, **params) -> list[tuple[str, float]]:
+            if "image_id" in params:
+                response = client.post("/api/search/image", params={"model": version, "k": 5}, data=params)
+            else:
+                response = client.get("/api/search", params=params | {"model": version, "k": 5})
+            assert response.status_code == 200, response.text
+            assert response.json()["model"]["version"] == version
+            return [(r["image_id"], round(r["score"], 5)) for r in response.json()["results"]]
+
+        assert search(entry.version, q="a red car") != search("1", q="a red car")
+        some_image = search("1", q="a photo")[0][0]
+        assert search(entry.version, image_id=some_image) == search("1", image_id=some_image)
+
+
+def test_a_corrupt_adapter_makes_only_its_version_unavailable(two_versions, adapted_version):
+    folder, registry = two_versions
+    entry, _ = adapted_version
+    adapter = registry.bundle_path(registry.get(entry.version)) / "adapter.npy"
+    saved = adapter.read_bytes()
+    adapter.write_bytes(b"garbage")
+    try:
+        pool = pool_for(folder, registry)
+        with pytest.raises(ModelLoadError, match=r"adapter\.npy cannot be read"):
+            pool.get(entry.version)
+        assert pool.get("1").version == "1"
+    finally:
+        adapter.write_bytes(saved)
