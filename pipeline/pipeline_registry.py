@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline
 
-from pipeline.pipelines import describe, embed, evaluate, feedback, index, ingest, publish, register
+from pipeline.pipelines import describe, embed, evaluate, feedback, index, ingest, publish, register, tune
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -18,4 +18,5 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     # Not part of the default run: it reads the server's vote log, which a collection build does not need.
     pipelines["feedback"] = feedback.create_pipeline()
+    pipelines["tune"] = feedback.create_pipeline() + tune.create_pipeline()
     return pipelines
