@@ -9,8 +9,8 @@
    their down-voted ones) and on the evaluate pipeline's data, before (production as served) and after.
 3. ``register_adapter``: a copy of the base bundle plus ``adapter.npy`` becomes a new registry version with
    alias ``candidate`` (the base's index serves it unchanged). It becomes ``production`` only if the held-out
-   feedback Recall@10 gained at least ``min_gain`` **and** the registry's promotion rule (not worse on the
-   primary metrics) agrees; random or contradictory votes therefore never replace production.
+   feedback mean reciprocal rank gained at least ``min_gain`` **and** the registry's promotion rule (not worse
+   on the primary metrics) agrees; random or contradictory votes therefore never replace production.
 An unchanged input (same votes, base version and settings) does nothing.
 """
 
@@ -77,12 +77,15 @@ def _ranks(queries: np.ndarray, gallery: np.ndarray, targets: np.ndarray) -> np.
 
 
 def feedback_metrics(queries: np.ndarray, gallery: np.ndarray, pairs: pd.DataFrame, rows: np.ndarray) -> dict:
-    """Recall@K of the up-voted image for up-voted pairs, mean cosine of down-voted pairs."""
+    """Recall@K and mean reciprocal rank of the up-voted image for up-voted pairs, mean cosine of down-voted
+    pairs. Up-votes are only given to results that were shown (rank ≤ k), so the base version's R@k on them is
+    near 1 by construction; the reciprocal rank still has room to move and is what promotion looks at."""
     out: dict[str, float] = {}
     up, down = (pairs["label"] > 0).to_numpy(), (pairs["label"] < 0).to_numpy()
     if up.any():
         ranks = _ranks(queries[up], gallery, rows[up])
         out |= {f"fb_t2i_R@{k}": float(np.mean(ranks <= k)) for k in KS}
+        out["fb_mrr"] = float(np.mean(1.0 / ranks))
         out["fb_up_pairs"] = int(up.sum())
     if down.any():
         out["fb_down_score"] = float(np.mean(np.sum(queries[down] * gallery[rows[down]], axis=1)))
@@ -119,7 +122,7 @@ def tune_adapter(
     registry = Registry(
         registry_params["tracking_uri"], registry_params["artifact_root"], registry_params["model_name"]
     )
-    base = registry.get(params["base"])
+    base = registry.get(str(params["base"]))  # "production", "3" or 3 (kedro --params reads numbers)
     bundle = registry.bundle_path(base)
     fingerprint = _fingerprint(votes, base.version, params)
     if previous and previous.get("fingerprint") == fingerprint:
@@ -235,14 +238,14 @@ def register_adapter(report: dict[str, Any], params: dict[str, Any], registry_pa
     )
     registry.set_alias(CANDIDATE, version.version)
     metrics = report["metrics"]
-    gain = metrics.get("fb_t2i_R@10", 0.0) - metrics.get("base_fb_t2i_R@10", 0.0)
-    if "fb_t2i_R@10" not in metrics:
+    gain = metrics.get("fb_mrr", 0.0) - metrics.get("base_fb_mrr", 0.0)
+    if "fb_mrr" not in metrics:
         promoted, reason = False, f"version {version.version} stays candidate: no held-out up-votes to measure it on"
     elif gain < float(params["min_gain"]):
         promoted, reason = (
             False,
             (
-                f"version {version.version} stays candidate: held-out feedback R@10 gained "
+                f"version {version.version} stays candidate: held-out feedback MRR gained "
                 f"{gain:+.3f}, less than {params['min_gain']}"
             ),
         )
@@ -257,5 +260,5 @@ def register_adapter(report: dict[str, Any], params: dict[str, Any], registry_pa
         "production": registry.get(PRODUCTION).version,
         "promoted": promoted,
         "reason": reason,
-        "fb_R@10_gain": round(gain, 4),
+        "fb_mrr_gain": round(gain, 4),
     }

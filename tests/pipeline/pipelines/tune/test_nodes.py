@@ -61,7 +61,15 @@ def test_the_tuned_version_is_registered_as_candidate_with_its_figures(tuned):
     report = json.loads((folder / "data/08_reporting/tune.json").read_text())
     assert report["base_version"] == "1" and report["pairs_train"] > 0 and report["pairs_holdout"] > 0
     metrics = report["metrics"]
-    for key in ("fb_t2i_R@10", "base_fb_t2i_R@10", "fb_down_score", "base_fb_down_score", "votes_up"):
+    for key in (
+        "fb_t2i_R@10",
+        "base_fb_t2i_R@10",
+        "fb_mrr",
+        "base_fb_mrr",
+        "fb_down_score",
+        "base_fb_down_score",
+        "votes_up",
+    ):
         assert key in metrics, key
     assert report["loss"][1] < report["loss"][0]
     versions = registry.versions()
