@@ -159,7 +159,10 @@ def tune_adapter(
     served = raw_text if current is None else AdaptedTextEncoder(raw_text, current)
     texts = sorted(set(usable["query_text"]))
     raw = dict(zip(texts, raw_text.encode_texts(texts), strict=True))
-    rows = lambda frame: np.asarray([row_of[i] for i in frame["image_id"]], dtype=np.int64)  # noqa: E731
+
+    def rows(frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray([row_of[i] for i in frame["image_id"]], dtype=np.int64)
+
     queries = np.stack([raw[q] for q in train["query_text"]])
     config = AdapterConfig(
         **{k: params[k] for k in ("temperature", "l2", "steps", "lr", "down_weight", "down_margin", "seed")}

@@ -97,3 +97,8 @@ def test_running_again_with_no_new_votes_changes_nothing(tuned):
     run_pipeline(folder, params, ["tune"])
     assert (folder / "data/08_reporting/tune.json").read_text() == before
     assert [v.version for v in registry.versions()] == ["1", "2"]
+
+
+def test_no_votes_yet_gives_no_pairs(tmp_path):
+    pairs = collect_votes({}, {"store_root": str(tmp_path / "store"), "holdout_pct": 20})
+    assert pairs.empty and {"query_text", "image_id", "label", "split"} <= set(pairs.columns)
