@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import local_server
 from simulate_users import COCO, coco_queries, play
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,39 +47,17 @@ def kedro(project: Path, params: dict[str, str], pipelines: str | None = None) -
     return time.perf_counter() - started
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def serve(project: Path, feedback_db: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = os.environ | {
-        "GLIMPSE_PROJECT_ROOT": str(project),
-        "GLIMPSE_COLLECTION_ROOT": str(COCO),
-        "GLIMPSE_FEEDBACK_DB": str(feedback_db),
-        "GLIMPSE_ALIAS_REFRESH_S": "0",
-        # Every simulated user comes from 127.0.0.1: the per-address limit would throttle the whole crowd.
-        "GLIMPSE_FEEDBACK_VOTES_PER_MINUTE_PER_CLIENT": "100000",
-    }
-    cmd = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", "--port", str(port)]
-    server = subprocess.Popen(
-        [*cmd, "--log-level", "warning"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    return local_server.start(
+        {
+            "GLIMPSE_PROJECT_ROOT": str(project),
+            "GLIMPSE_COLLECTION_ROOT": str(COCO),
+            "GLIMPSE_FEEDBACK_DB": str(feedback_db),
+            "GLIMPSE_ALIAS_REFRESH_S": "0",
+            # Every simulated user comes from 127.0.0.1: the per-address limit would throttle the whole crowd.
+            "GLIMPSE_FEEDBACK_VOTES_PER_MINUTE_PER_CLIENT": "100000",
+        }
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit("the server exited before it was ready")
-        try:
-            if httpx.get(base + "/readyz", timeout=5).status_code == 200:
-                return server, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    server.terminate()
-    sys.exit("the server was not ready within 120 s")
 
 
 def recall(base: str, queries: list[tuple[str, str]], version: str) -> dict[str, float]:

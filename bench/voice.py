@@ -17,13 +17,14 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import local_server
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "client" / "static" / "models"
@@ -62,35 +63,6 @@ def download_bytes() -> list[tuple[str, int]]:
         ),
         ("phonemizer (espeak-ng in wasm)", PHONEMIZER.stat().st_size),
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    import httpx
-
-    port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", "--port", str(port)]
-    server = subprocess.Popen(
-        [*cmd, "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit("the server exited; is the demo collection built (make demo)?")
-        try:
-            if httpx.get(base + "/readyz", timeout=5).status_code == 200:
-                return server, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    server.terminate()
-    sys.exit("the server did not become ready in 120 s")
 
 
 VOICE_TO_RESULTS = """async (samples) => {
@@ -179,7 +151,7 @@ def main() -> None:
     for name, size in download_bytes():
         print(f"| {name} | {size / 1e6:.1f} |")
 
-    server, base = start_server()
+    server, base = local_server.start()
     results = {}
     try:
         with sync_playwright() as playwright:

@@ -13,6 +13,17 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 AXE_SCRIPT = PROJECT_ROOT / "client" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
+# An init script: every text the page's polite live region (#announcer) is given, in order, in window.__announced.
+RECORD_ANNOUNCEMENTS = """
+window.__announced = [];
+document.addEventListener('DOMContentLoaded', () => {
+  const region = document.getElementById('announcer');
+  if (!region) return;
+  new MutationObserver(() => { if (region.textContent) window.__announced.push(region.textContent); })
+    .observe(region, {childList: true, characterData: true, subtree: true});
+});
+"""
+
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21aa", "wcag22aa")
 
 

@@ -12,23 +12,20 @@ import re
 import numpy as np
 import pytest
 
-from tests.e2e.helpers import PROJECT_ROOT, assert_no_console_errors, format_violations, run_axe, screenshot
+from tests.e2e.helpers import (
+    PROJECT_ROOT,
+    RECORD_ANNOUNCEMENTS,
+    assert_no_console_errors,
+    format_violations,
+    run_axe,
+    screenshot,
+)
 
 pytestmark = pytest.mark.e2e
 
 MODELS = PROJECT_ROOT / "client" / "static" / "models"
 TEXT = "A red car is parked on the street. The sky is blue."
 KEY_WORDS = ("red", "car", "street", "sky", "blue")
-
-RECORD_ANNOUNCEMENTS = """
-window.__announced = [];
-document.addEventListener('DOMContentLoaded', () => {
-  const region = document.getElementById('announcer');
-  if (!region) return;
-  new MutationObserver(() => { if (region.textContent) window.__announced.push(region.textContent); })
-    .observe(region, {childList: true, characterData: true, subtree: true});
-});
-"""
 
 # Runs the hook and hands the PCM back as base64 of its little-endian float32 bytes.
 SYNTHESISE = """async ([text, options]) => {

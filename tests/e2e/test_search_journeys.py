@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from tests.e2e.helpers import (
+    RECORD_ANNOUNCEMENTS,
     assert_no_console_errors,
     focused,
     format_violations,
@@ -21,15 +22,6 @@ from tests.fixtures.images import encode, photo
 pytestmark = pytest.mark.e2e
 
 # Records every text the live region is given, so transient messages ("Searching…") can be checked.
-RECORD_ANNOUNCEMENTS = """
-window.__announced = [];
-document.addEventListener('DOMContentLoaded', () => {
-  const region = document.getElementById('announcer');
-  if (!region) return;
-  new MutationObserver(() => { if (region.textContent) window.__announced.push(region.textContent); })
-    .observe(region, {childList: true, characterData: true, subtree: true});
-});
-"""
 
 
 def announced(page) -> list[str]:

@@ -17,19 +17,16 @@ import pytest
 
 from accessibility.speech.transcribe import load_wav
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
-from tests.e2e.helpers import assert_no_console_errors, focused, format_violations, requests_to, run_axe
+from tests.e2e.helpers import (
+    RECORD_ANNOUNCEMENTS,
+    assert_no_console_errors,
+    focused,
+    format_violations,
+    requests_to,
+    run_axe,
+)
 
 pytestmark = pytest.mark.e2e
-
-RECORD_ANNOUNCEMENTS = """
-window.__announced = [];
-document.addEventListener('DOMContentLoaded', () => {
-  const region = document.getElementById('announcer');
-  if (!region) return;
-  new MutationObserver(() => { if (region.textContent) window.__announced.push(region.textContent); })
-    .observe(region, {childList: true, characterData: true, subtree: true});
-});
-"""
 
 # getUserMedia rejects as a browser does when the person (or policy) blocks the microphone / has none.
 REJECT_MIC = """
