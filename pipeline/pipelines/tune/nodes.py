@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -109,6 +110,8 @@ def tune_adapter(
     registry_params: dict[str, Any],
 ) -> dict[str, Any]:
     from models.adapter import (
+        ADAPTER_FILE,
+        ADAPTER_META,
         AdaptedTextEncoder,
         AdapterConfig,
         apply_adapter,
@@ -116,6 +119,7 @@ def tune_adapter(
         save_adapter,
         train_adapter,
     )
+    from models.bundle import BundleManifest
     from models.registry import Registry
     from models.runtime import OnnxTextEncoder
 
@@ -124,6 +128,9 @@ def tune_adapter(
     )
     base = registry.get(str(params["base"]))  # "production", "3" or 3 (kedro --params reads numbers)
     bundle = registry.bundle_path(base)
+    # The encoder's own version (embeddings and indexes are keyed by it); a tuned base's registry tag is
+    # "<bundle version>+a<adapter>", its manifest still names the bundle it was built on.
+    bundle_version = BundleManifest.load(bundle).version
     fingerprint = _fingerprint(votes, base.version, params)
     if previous and previous.get("fingerprint") == fingerprint:
         logger.info("tune: nothing new since the last run (%s)", fingerprint)
@@ -132,10 +139,10 @@ def tune_adapter(
         "fingerprint": fingerprint,
         "base_version": base.version,
         "spec": base.spec,
-        "base_bundle_version": base.bundle_version,
+        "base_bundle_version": bundle_version,
     }
 
-    gallery_rows = image_embeddings[image_embeddings["model_version"] == base.bundle_version]
+    gallery_rows = image_embeddings[image_embeddings["model_version"] == bundle_version]
     ids = gallery_rows["image_id"].tolist()
     gallery = np.stack(gallery_rows["embedding"].to_numpy()).astype(np.float32) if ids else np.zeros((0, 1))
     row_of = {image_id: i for i, image_id in enumerate(ids)}
@@ -156,7 +163,6 @@ def tune_adapter(
 
     raw_text = OnnxTextEncoder(bundle)  # the encoder without any adapter: a new one is learned from all votes
     current = load_adapter(bundle, raw_text.dim)  # production as served, for the "before" figures
-    served = raw_text if current is None else AdaptedTextEncoder(raw_text, current)
     texts = sorted(set(usable["query_text"]))
     raw = dict(zip(texts, raw_text.encode_texts(texts), strict=True))
 
@@ -181,23 +187,27 @@ def tune_adapter(
     metrics: dict[str, float] = {}
     if len(holdout):
         held = np.stack([raw[q] for q in holdout["query_text"]])
-        before = feedback_metrics(served.encode_texts(holdout["query_text"].tolist()), gallery, holdout, rows(holdout))
+        before = feedback_metrics(apply_adapter(current, held), gallery, holdout, rows(holdout))
         after = feedback_metrics(apply_adapter(weights, held), gallery, holdout, rows(holdout))
         metrics |= after | {f"base_{k}": v for k, v in before.items()}
     metrics |= _evaluation(AdaptedTextEncoder(raw_text, weights), bundle, evaluate_params)
     metrics["votes_up"] = int((usable["label"] > 0).sum())
     metrics["votes_down"] = int((usable["label"] < 0).sum())
     adapter_version = hashlib.sha256(weights.tobytes()).hexdigest()[:12]
-    folder = Path(params["adapter_root"]) / f"{base.bundle_version}+a{adapter_version}"
+    folder = Path(params["adapter_root"]) / f"{bundle_version}+a{adapter_version}"
     if folder.exists():
         shutil.rmtree(folder)
-    shutil.copytree(bundle, folder)
+    # The base bundle's files are hard-linked where the file system allows (MLflow copies them anyway when
+    # the version is registered); the base's own adapter, if any, is left out: this folder gets a new one.
+    shutil.copytree(
+        bundle, folder, copy_function=_link_or_copy, ignore=shutil.ignore_patterns(ADAPTER_FILE, ADAPTER_META)
+    )
     save_adapter(
         folder,
         weights,
         {
             "base_version": base.version,
-            "base_bundle_version": base.bundle_version,
+            "base_bundle_version": bundle_version,
             "pairs_train": len(train),
             "config": config.__dict__,
             "fingerprint": fingerprint,
@@ -210,6 +220,13 @@ def tune_adapter(
         {k: round(v, 3) for k, v in metrics.items() if k.startswith(("fb_", "base_fb_"))},
     )
     return report
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed
+        shutil.copy2(source, target)
 
 
 def _evaluation(text_encoder, bundle: Path, params: dict[str, Any]) -> dict[str, float]:

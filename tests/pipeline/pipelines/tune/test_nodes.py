@@ -102,3 +102,20 @@ def test_running_again_with_no_new_votes_changes_nothing(tuned):
 def test_no_votes_yet_gives_no_pairs(tmp_path):
     pairs = collect_votes({}, {"store_root": str(tmp_path / "store"), "holdout_pct": 20})
     assert pairs.empty and {"query_text", "image_id", "label", "split"} <= set(pairs.columns)
+
+
+def test_tuning_on_top_of_a_tuned_version_leaves_its_adapter_alone(tuned):
+    """The new bundle shares the base's files (hard links where possible) but never its adapter.npy."""
+    import hashlib
+
+    folder, params, registry = tuned
+    base_adapter = registry.bundle_path(registry.get("2")) / "adapter.npy"
+    before = hashlib.sha256(base_adapter.read_bytes()).hexdigest()
+    # Other settings, so the adapter learned afresh differs from version 2's (the same one would be version 2).
+    run_pipeline(folder, params | {"tune": params["tune"] | {"base": "2", "steps": 60}}, ["tune"])
+    report = json.loads((folder / "data/08_reporting/tune.json").read_text())
+    assert report["base_version"] == "2"
+    assert [v.version for v in registry.versions()] == ["1", "2", "3"]
+    assert hashlib.sha256(base_adapter.read_bytes()).hexdigest() == before
+    new_adapter = registry.bundle_path(registry.get("3")) / "adapter.npy"
+    assert hashlib.sha256(new_adapter.read_bytes()).hexdigest() != before
