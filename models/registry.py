@@ -114,6 +114,13 @@ class Registry:
     def set_alias(self, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(self.name, alias, version)
 
+    def has_alias(self, alias: str) -> bool:
+        try:
+            self.get(alias)
+        except KeyError:
+            return False
+        return True
+
     def get(self, alias_or_version: str) -> ModelVersion:
         """A version by alias (``production``) or number (``3``); KeyError when there is none."""
         from mlflow.exceptions import MlflowException

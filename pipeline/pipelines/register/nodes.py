@@ -1,5 +1,9 @@
 """Register: put the evaluated bundle in the MLflow registry as ``candidate`` and promote it to
-``production`` only if its primary metrics are not worse than the current production version's."""
+``production`` only if its primary metrics are not worse than the current production version's.
+
+A bundle that is already registered (a re-run with nothing new) keeps its record up to date but moves no alias:
+otherwise every routine run would pull ``candidate`` and ``production`` back to the base bundle, undoing a tuned
+version's promotion and ending a running A/B test."""
 
 from __future__ import annotations
 
@@ -18,17 +22,23 @@ def register_model(
     if evaluation.get("bundle_version") != bundle["version"]:
         raise ValueError("the evaluation is of another bundle; run the evaluate pipeline first")
     registry = Registry(params["tracking_uri"], params["artifact_root"], params["model_name"])
+    known = registry.find(bundle["version"])
     version = registry.register(Path(bundle["folder"]), bundle["spec"], bundle["version"], evaluation["metrics"])
     registry.tag(version.version, _index_tags(index_summary, bundle["version"]))
-    registry.set_alias(CANDIDATE, version.version)
-    promoted, reason = registry.promote_if_not_worse(
-        version.version, list(params["primary_metrics"]), float(params["promote_tolerance"])
-    )
+    if known is None or not registry.has_alias(PRODUCTION):
+        registry.set_alias(CANDIDATE, version.version)
+        promoted, reason = registry.promote_if_not_worse(
+            version.version, list(params["primary_metrics"]), float(params["promote_tolerance"])
+        )
+    else:
+        promoted, reason = False, f"bundle {bundle['version']} is already version {version.version}; aliases unchanged"
     logger.info("register: %s", reason)
     current = registry.get(PRODUCTION)
+    candidate = registry.get(CANDIDATE) if registry.has_alias(CANDIDATE) else version
     return {
         "model_name": registry.name,
-        "candidate": version.version,
+        "candidate": candidate.version,
+        "registered": version.version,
         "production": current.version,
         "promoted": promoted,
         "reason": reason,
