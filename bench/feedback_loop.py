@@ -9,10 +9,13 @@ In a scratch project (never inside the repo; coco-mini is read from ../shared, n
 3. arm "random": other users vote a random sign on a random result for the same queries, into a separate vote
    log and feature-store folder; a second tune run on top of version 1 registers another version;
 4. reports text→image Recall@1/5/10 on captions 3 and 4 (160 queries no one voted on) for every version,
-   asked through the server's API, and what the promotion rule decided for each tuned version.
+   asked through the server's API, and what the promotion rule decided for each tuned version;
+5. A/B: production back on version 1, candidate on the version tuned on real votes, the server routing half
+   of the sessions to the candidate (GLIMPSE_AB_CANDIDATE_SHARE=0.5); new users search the held-out captions
+   without naming a model and vote the same way; prints /api/feedback/stats (votes per search per version).
 
 Run: .venv/bin/python bench/feedback_loop.py [--workdir /tmp/glimpse-feedback-loop] [--keep]
-Takes ~5 minutes on 2 cores. Prints a markdown table.
+Takes ~4 minutes on 2 cores (the A/B step ~1.5 of them; `--ab-passes 0` skips it). Prints markdown tables.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def kedro(project: Path, params: dict[str, str], pipelines: str | None = None) -
     return time.perf_counter() - started
 
 
-def serve(project: Path, feedback_db: Path) -> tuple[subprocess.Popen, str]:
+def serve(project: Path, feedback_db: Path, **env: str) -> tuple[subprocess.Popen, str]:
     return local_server.start(
         {
             "GLIMPSE_PROJECT_ROOT": str(project),
@@ -57,7 +60,26 @@ def serve(project: Path, feedback_db: Path) -> tuple[subprocess.Popen, str]:
             # Every simulated user comes from 127.0.0.1: the per-address limit would throttle the whole crowd.
             "GLIMPSE_FEEDBACK_VOTES_PER_MINUTE_PER_CLIENT": "100000",
         }
+        | env
     )
+
+
+def ab_test(project: Path, held_out: list[tuple[str, str]], candidate: str, passes: int, users: int) -> dict:
+    """Production = 1, candidate = ``candidate``, half the sessions routed to it; ``passes`` rounds of fresh
+    users search every held-out caption without naming a model. Returns the server's feedback stats."""
+    from models.registry import CANDIDATE, PRODUCTION, Registry
+
+    registry = Registry(f"sqlite:///{project}/data/mlflow/mlflow.db", project / "data/mlflow/artifacts")
+    registry.set_alias(PRODUCTION, "1")
+    registry.set_alias(CANDIDATE, candidate)
+    server, base = serve(project, project / "data/feedback/ab.db", GLIMPSE_AB_CANDIDATE_SHARE="0.5")
+    try:
+        for n in range(passes):
+            play(lambda: httpx.Client(base_url=base, timeout=30), held_out, users=users, model=None, seed=100 + n)
+        return httpx.get(base + "/api/feedback/stats", timeout=30).json()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def recall(base: str, queries: list[tuple[str, str]], version: str) -> dict[str, float]:
@@ -80,6 +102,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="scratch project folder (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch project")
     parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--ab-passes", type=int, default=5, help="rounds of new users over the held-out captions")
     args = parser.parse_args()
     if not (COCO / "captions_train2017.json").exists():
         sys.exit(f"{COCO} is missing (../shared/data/coco-mini)")
@@ -156,9 +179,28 @@ def main() -> None:
             for name, o in outcomes.items()
         )
     )
-    print("Seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
     aliases = {v["version"]: v.get("aliases", []) for v in production.get("versions", [])}
     print(f"Aliases after both runs: {json.dumps(aliases)}")
+
+    tuned = registrations["votes"].get("candidate") if registrations["votes"].get("registered") else None
+    if tuned and args.ab_passes > 0:
+        started = time.perf_counter()
+        stats = ab_test(project, held_out, tuned, args.ab_passes, args.users)
+        seconds["A/B"] = time.perf_counter() - started
+        ab = stats["ab"]
+        print(
+            f"\n## A/B: {ab['candidate_share']:.0%} of sessions on the candidate (v{ab['candidate']}), "
+            f"the rest on production (v{ab['control']}); {args.ab_passes} × {len(held_out)} held-out searches\n"
+        )
+        print("| version | arm | voting sessions | searches | up votes / search | down votes / search |")
+        print("|---|---|---|---|---|---|")
+        for v in stats["versions"]:
+            arm = "candidate" if v["model_version"] == ab["candidate"] else "control"
+            print(
+                f"| {v['model_version']} | {arm} | {v['sessions']} | {v['searches']} | "
+                f"{v['up_per_search']:.3f} | {v['down_per_search']:.3f} |"
+            )
+    print("Seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
     if not args.keep and args.workdir is None:
         shutil.rmtree(project, ignore_errors=True)
     else:

@@ -80,17 +80,19 @@ def play(
     down: int = 1,
     noise: float = 0.0,
     random_votes: bool = False,
-    model: str = "production",
+    model: str | None = "production",
     seed: int = 0,
 ) -> Outcome:
-    """Play ``queries`` (caption, true image id) round-robin over ``users`` sessions; returns what happened."""
+    """Play ``queries`` (caption, true image id) round-robin over ``users`` sessions; returns what happened.
+    ``model=None`` asks for no model, so the server's A/B split picks each session's version."""
     rng = random.Random(seed)
     outcome = Outcome()
     clients = [make_client() for _ in range(users)]
     try:
         for n, (caption, truth) in enumerate(queries):
             client = clients[n % users]
-            response = _send(client, "GET", "/api/search", outcome, params={"q": caption, "k": k, "model": model})
+            params = {"q": caption, "k": k} | ({"model": model} if model is not None else {})
+            response = _send(client, "GET", "/api/search", outcome, params=params)
             response.raise_for_status()
             answer = response.json()
             outcome.searches += 1
@@ -143,7 +145,7 @@ def main() -> None:
     parser.add_argument("--down", type=int, default=1)
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--random-votes", action="store_true")
-    parser.add_argument("--model", default="production")
+    parser.add_argument("--model", default="production", help="'' to ask for none (the server's A/B split decides)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     queries = coco_queries(args.coco, [int(c) for c in args.captions.split(",")])
@@ -155,7 +157,7 @@ def main() -> None:
         down=args.down,
         noise=args.noise,
         random_votes=args.random_votes,
-        model=args.model,
+        model=args.model or None,
         seed=args.seed,
     )
     print(json.dumps(outcome.as_dict(), indent=2))

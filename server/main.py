@@ -18,42 +18,58 @@ from server.api.routes import feedback, health, images, models, pages, search
 from server.core import headers, observability, session
 from server.core.config import Settings, get_settings
 from server.services.container import Services
+from server.services.experiment import Experiment
+from server.services.served import ServedCounter
 
 logger = logging.getLogger(__name__)
 
 VENDORED = {"htmx": "htmx.org", "ort": "onnxruntime-web", "phonemizer": "phonemizer"}  # URL name → npm package
 
 
-def _warm_up(services: Services, default_model: str) -> None:
-    """Open the feature store and load the default model before the first query needs them."""
+def _warm_up(services: Services, experiment: Experiment) -> None:
+    """Open the feature store and load the default model (and an A/B candidate) before the first query."""
     pool = services.pool()
-    if services.features() is not None and pool is not None:
-        try:
-            pool.get(default_model)
-        except Exception as exc:  # noqa: BLE001 - readyz reports it; the server still starts
-            logger.warning("default model %r not loaded at start: %s", default_model, exc)
+    if services.features() is None or pool is None:
+        return
+    try:
+        arms = experiment.arms(pool)
+        for version in (arms.control, arms.candidate):
+            if version is not None:
+                pool.get(version)
+    except Exception as exc:  # noqa: BLE001 - readyz reports it; the server still starts
+        logger.warning("default model %r not loaded at start: %s", experiment.default_model, exc)
 
 
-async def _unload_idle_forever(services: Services, every_s: float) -> None:
+async def _every(seconds: float, work) -> None:
     while True:
-        await asyncio.sleep(every_s)
-        pool = services.pool()
-        if pool is not None:
-            await run_in_threadpool(pool.unload_idle)
+        await asyncio.sleep(seconds)
+        await run_in_threadpool(work)
+
+
+def _unload_idle(services: Services) -> None:
+    pool = services.pool()
+    if pool is not None:
+        pool.unload_idle()
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     services: Services = app.state.services
-    await run_in_threadpool(_warm_up, services, settings.default_model)
-    sweeper = asyncio.create_task(_unload_idle_forever(services, max(1.0, min(60.0, settings.pool_idle_ttl_s / 2))))
+    served: ServedCounter = app.state.served
+    await run_in_threadpool(_warm_up, services, app.state.experiment)
+    tasks = [
+        asyncio.create_task(_every(max(1.0, min(60.0, settings.pool_idle_ttl_s / 2)), lambda: _unload_idle(services))),
+        asyncio.create_task(_every(settings.served_flush_s, served.flush)),
+    ]
     try:
         yield
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await run_in_threadpool(served.flush)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,6 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Glimpse", summary="Accessible multimodal image search", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.services = Services(settings)
+    app.state.experiment = Experiment(
+        default_model=settings.default_model,
+        candidate_alias=settings.ab_candidate_alias,
+        share=settings.ab_candidate_share,
+    )
+    app.state.served = ServedCounter(app.state.services.feedback)
     errors.install(app)
     headers.install(app)
     session.install(app)

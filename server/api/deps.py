@@ -1,4 +1,5 @@
-"""Dependencies shared by the routes: settings, templates, collection summary, model pool, feature store."""
+"""Dependencies shared by the routes: settings, templates, collection summary, model pool and A/B routing,
+feature store, feedback store and counters."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from fastapi.templating import Jinja2Templates
 
 from server.api.errors import ApiError
 from server.core.config import Settings
+from server.core.session import session_of
 from server.services.collection import CollectionSummary, summarise
+from server.services.experiment import Experiment, Routed
 from server.services.features import FeatureReader
 from server.services.feedback import FeedbackStore, FeedbackUnavailableError
-from server.services.model_pool import LoadedModel, ModelLoadError, ModelPool, UnknownModelError
+from server.services.model_pool import ModelLoadError, ModelPool, UnknownModelError
 from server.services.rate_limit import RateLimiter
+from server.services.served import ServedCounter
 
 
 def get_settings(request: Request) -> Settings:
@@ -67,16 +71,29 @@ def get_vote_limits(request: Request) -> tuple[RateLimiter, RateLimiter]:
     return state.vote_limits
 
 
+def get_experiment(request: Request) -> Experiment:
+    return request.app.state.experiment
+
+
+def get_served(request: Request) -> ServedCounter:
+    return request.app.state.served
+
+
 def get_model(
+    request: Request,
     pool: Annotated[ModelPool, Depends(get_pool)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    experiment: Annotated[Experiment, Depends(get_experiment)],
     model: Annotated[
-        str | None, Query(max_length=64, description="Version number or alias; default: production")
+        str | None,
+        Query(
+            max_length=64,
+            description="Version number or alias; default: production (or, for a share of sessions while an "
+            "A/B test runs, the candidate)",
+        ),
     ] = None,
-) -> LoadedModel:
-    name = (model or settings.default_model).strip()
+) -> Routed:
     try:
-        return pool.get(name)
+        return experiment.route(pool, session_of(request), model)
     except UnknownModelError as exc:
         raise ApiError(404, "unknown_model", f"there is no model {exc.name!r}", known=exc.known) from None
     except ModelLoadError as exc:

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     feedback_votes_per_minute_per_client: int = Field(
         default=600, ge=1, description="Votes one client address may post per minute (all its sessions)."
     )
+    ab_candidate_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of sessions (0–1) whose searches for the default model are answered by the candidate.",
+    )
+    ab_candidate_alias: str = Field(default="candidate", description="Alias of the version tried on that share.")
+    served_flush_s: float = Field(
+        default=5.0, gt=0, description="How often the searches-served counts are written to the feedback database."
+    )
     templates_dir: Path = Field(default=Path("client/templates"), description="Jinja2 templates of the pages.")
     static_dir: Path = Field(default=Path("client/static"), description="CSS, JS and browser assets.")
     vendor_dir: Path = Field(

@@ -5,6 +5,8 @@ The table is append-only: this class has no update or delete, and triggers refus
 WAL journal + ``synchronous=FULL``: :meth:`FeedbackStore.record` returns only after the commit reached the disk.
 A vote that repeats the same session's latest vote on the same result of the same search is not stored again
 (a double click, a retried request); changing one's mind (up, then down) is a new row.
+Next to the votes, ``served`` counts the searches each model version answered per day (added in batches by
+server/services/served.py): the denominators of the per-version feedback rates an A/B comparison needs.
 A database that cannot be opened, read or written raises :class:`FeedbackUnavailableError`; nothing here ever
 deletes, truncates or recreates an existing file.
 """
@@ -19,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the served table
 COLUMNS = (
     "id",
     "created_at",
@@ -49,6 +51,12 @@ CREATE TRIGGER IF NOT EXISTS feedback_no_update BEFORE UPDATE ON feedback
 BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS feedback_no_delete BEFORE DELETE ON feedback
 BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
+CREATE TABLE IF NOT EXISTS served (
+    day TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    searches INTEGER NOT NULL CHECK (searches >= 0),
+    PRIMARY KEY (day, model_version)
+);
 """
 
 
@@ -86,7 +94,7 @@ class FeedbackStore:
                 if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
                     raise FeedbackUnavailableError(f"the feedback database {self.path} cannot use a WAL journal")
                 conn.executescript(SCHEMA)
-                if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             except sqlite3.Error as exc:
                 raise self._unavailable("open", exc) from exc
@@ -163,6 +171,32 @@ class FeedbackStore:
                 raise self._unavailable("write to", exc) from exc
         return Recorded(int(row_id), False)
 
+    def add_served(self, counts: dict[tuple[str, str], int]) -> None:
+        """Add ``{(day, model_version): searches}`` to the served counts in one transaction."""
+        rows = [(day, version, int(n)) for (day, version), n in counts.items() if n > 0]
+        if not rows:
+            return
+        with self._write_lock, self._connect() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(
+                    "INSERT INTO served (day, model_version, searches) VALUES (?, ?, ?)"
+                    " ON CONFLICT (day, model_version) DO UPDATE SET searches = searches + excluded.searches",
+                    rows,
+                )
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise self._unavailable("write to", exc) from exc
+
+    def served(self) -> dict[str, int]:
+        """Searches answered per model version, all days together."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT model_version, sum(searches) FROM served GROUP BY model_version").fetchall()
+        return {version: int(n) for version, n in rows}
+
     def count(self) -> int:
         with self._connect() as conn:
             return int(conn.execute("SELECT count(*) FROM feedback").fetchone()[0])
@@ -176,16 +210,27 @@ class FeedbackStore:
         return {"total": int(total), "up": int(up), "down": int(down)}
 
     def stats(self) -> list[dict[str, Any]]:
-        """Counts per model version (no queries, no sessions): votes up/down, distinct sessions, first/last."""
+        """Per model version (no queries, no sessions): searches answered, votes up/down, distinct voting
+        sessions, first/last vote, and the rates per search."""
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT model_version, count(*), sum(vote = 1), sum(vote = -1), count(DISTINCT session),"
                 " min(created_at), max(created_at) FROM feedback GROUP BY model_version"
             ).fetchall()
         keys = ("model_version", "votes", "up", "down", "sessions", "first_vote_at", "last_vote_at")
-        out = [dict(zip(keys, row, strict=True)) for row in rows]
+        by_version = {row[0]: dict(zip(keys, row, strict=True)) for row in rows}
+        served = self.served()
+        for version in served.keys() - by_version.keys():  # answered searches, no votes yet
+            by_version[version] = dict(zip(keys, (version, 0, 0, 0, 0, None, None), strict=True))
+        out = list(by_version.values())
         for item in out:
+            searches = served.get(item["model_version"], 0)
+            item["searches"] = searches
             item["up_share"] = round(item["up"] / item["votes"], 4) if item["votes"] else None
+            # rates per answered search: how often people vote, and vote up, on what this version shows
+            item["votes_per_search"] = round(item["votes"] / searches, 4) if searches else None
+            item["up_per_search"] = round(item["up"] / searches, 4) if searches else None
+            item["down_per_search"] = round(item["down"] / searches, 4) if searches else None
         return sorted(
             out,
             key=lambda i: (

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from server.api.routes.feedback import safe_return_to
 from server.main import create_app
-from server.services.feedback import FeedbackStore, FeedbackUnavailableError
+from server.services.feedback import SCHEMA_VERSION, FeedbackStore, FeedbackUnavailableError
 from tests.server.conftest import settings_for
 
 ABSENT_ID = "0" * 32
@@ -34,7 +34,7 @@ def test_store_creates_its_folder_and_uses_a_durable_journal(tmp_path):
     assert second > first
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     fresh = FeedbackStore(store.path)  # reopening keeps everything
     assert fresh.count() == 2 and fresh.summary() == {"total": 2, "up": 1, "down": 1}
     newest, oldest = fresh.recent(10)

@@ -1,5 +1,5 @@
 """Votes on search results: ``POST /api/feedback`` (JSON, or a plain HTML form for the no-JavaScript page),
-``GET /api/feedback/summary`` and ``GET /api/feedback/stats`` (counts per model version).
+``GET /api/feedback/summary`` and ``GET /api/feedback/stats`` (counts and rates per model version, A/B split).
 
 The session is the server's anonymous cookie (server/core/session.py), never a value from the body. A vote
 must name a registered model version (404 otherwise) and a known image (404); each session and each client
@@ -20,14 +20,16 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from server.api.deps import get_features, get_feedback, get_pool, get_vote_limits
+from server.api.deps import get_experiment, get_features, get_feedback, get_pool, get_served, get_vote_limits
 from server.api.errors import ApiError
 from server.api.routes.search import clean_query
 from server.core.session import session_of
+from server.services.experiment import Experiment
 from server.services.features import FeatureReader
 from server.services.feedback import FeedbackStore, FeedbackUnavailableError
 from server.services.model_pool import ModelPool, UnknownModelError
 from server.services.rate_limit import RateLimiter
+from server.services.served import ServedCounter
 from server.services.uploads import IMAGE_ID
 
 logger = logging.getLogger(__name__)
@@ -276,13 +278,43 @@ def _check_model_version(pool: ModelPool, model_version: str) -> None:
         )
 
 
-@router.get("/stats", summary="Votes per model version: up, down, share up, distinct sessions (no queries)")
-def stats(store: Annotated[FeedbackStore, Depends(get_feedback)]) -> dict[str, Any]:
+@router.get(
+    "/stats",
+    summary="Per model version: searches answered, votes up/down, rates per search, distinct voting sessions "
+    "(no queries); and the A/B split",
+)
+def stats(
+    request: Request,
+    store: Annotated[FeedbackStore, Depends(get_feedback)],
+    served: Annotated[ServedCounter, Depends(get_served)],
+    experiment: Annotated[Experiment, Depends(get_experiment)],
+) -> dict[str, Any]:
+    served.flush()  # the counts gathered since the last periodic write belong in this answer
     try:
-        return {"versions": store.stats(), "total": store.summary()}
+        versions, total = store.stats(), store.summary()
     except FeedbackUnavailableError as exc:
         logger.error("feedback stats unavailable: %s", exc)
         raise ApiError(503, "feedback_unavailable", exc.public_message) from None
+    return {"versions": versions, "total": total, "ab": _ab_state(request, experiment)}
+
+
+def _ab_state(request: Request, experiment: Experiment) -> dict[str, Any]:
+    """Which versions are compared right now and on what share of sessions (versions null when unknown)."""
+    state: dict[str, Any] = {
+        "candidate_share": experiment.share,
+        "candidate_alias": experiment.candidate_alias,
+        "control": None,
+        "candidate": None,
+        "running": False,
+    }
+    pool = request.app.state.services.pool()
+    if pool is not None:
+        try:
+            arms = experiment.arms(pool)
+        except Exception:  # noqa: BLE001 - the registry being unreachable must not hide the vote counts
+            return state
+        state |= {"control": arms.control, "candidate": arms.candidate, "running": arms.candidate is not None}
+    return state
 
 
 @router.get("/summary", summary="How many votes were recorded, up and down")

@@ -18,9 +18,11 @@ from fastapi.templating import Jinja2Templates
 
 from server.api.deps import get_collection, get_settings, get_templates
 from server.api.errors import ApiError
-from server.api.routes.search import clean_query
+from server.api.routes.search import answered, clean_query
 from server.core.config import Settings
+from server.core.session import session_of
 from server.services.collection import CollectionSummary
+from server.services.experiment import Routed
 from server.services.model_pool import ModelLoadError, ModelPool, UnknownModelError
 from server.services.search import search_image, search_text
 from server.services.uploads import IMAGE_ID, UploadError, query_image
@@ -68,14 +70,18 @@ def _model_choices(pool: ModelPool | None, default: str) -> list[dict[str, Any]]
     return choices
 
 
-def _known_versions(pool: ModelPool | None, names: list[str]) -> dict[str, dict[str, str]]:
-    """Model and index versions of the choices that are loaded: the browser's cache keys."""
+def _known_versions(request: Request, pool: ModelPool | None, names: list[str]) -> dict[str, dict[str, str]]:
+    """Model and index versions of the choices that are loaded: the browser's cache keys. The default's are
+    those of the version this session is routed to (production, or the candidate in an A/B test)."""
     if pool is None:
         return {}
     known = {}
     for name in names:
         try:
-            loaded = pool.get(name) if name == names[0] else pool.peek(name)
+            if name == names[0]:
+                loaded = request.app.state.experiment.route(pool, session_of(request), name).model
+            else:
+                loaded = pool.peek(name)
         except (UnknownModelError, ModelLoadError):
             continue
         if loaded is not None:
@@ -103,7 +109,7 @@ def _page(
     context |= {
         "k_choices": K_CHOICES,
         "model_choices": choices,
-        "known_versions": _known_versions(pool, [c["value"] for c in choices]) if not fragment else {},
+        "known_versions": _known_versions(request, pool, [c["value"] for c in choices]) if not fragment else {},
         "return_to": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
         "form": form,
     }
@@ -133,7 +139,7 @@ def _parse_k(raw: str | None, form: SearchForm) -> int:
     return k
 
 
-def _model_or_error(request: Request, settings: Settings, form: SearchForm):
+def _model_or_error(request: Request, settings: Settings, form: SearchForm) -> Routed | None:
     pool = _pool(request)
     if pool is None:
         form.errors["service"] = request.app.state.services.pool_problem or "Search is not available yet."
@@ -142,12 +148,16 @@ def _model_or_error(request: Request, settings: Settings, form: SearchForm):
         form.errors["service"] = request.app.state.services.features_problem or "Search is not available yet."
         return None
     try:
-        return pool.get(form.model or settings.default_model)
+        return request.app.state.experiment.route(pool, session_of(request), form.model or settings.default_model)
     except UnknownModelError as exc:
         form.errors["model"] = f"There is no model “{exc.name}”. Choose one from the list."
     except ModelLoadError as exc:
         form.errors["service"] = f"That model cannot answer right now: {exc}"
     return None
+
+
+def _answered(request: Request, answer: dict[str, Any], routed: Routed, *, votable: bool = True) -> dict[str, Any]:
+    return answered(answer, routed, request.app.state.served, votable=votable)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -180,9 +190,9 @@ def search_page(
         )
     answer = None
     if not form.errors:
-        loaded = _model_or_error(request, settings, form)
-        if loaded is not None:
-            answer = search_text(loaded, _features(request), form.q, form.k)
+        routed = _model_or_error(request, settings, form)
+        if routed is not None:
+            answer = _answered(request, search_text(routed.model, _features(request), form.q, form.k), routed)
     status = 422 if form.errors.keys() & {"q", "k", "model"} else 503 if form.errors else 200
     context = {"collection": collection, "form": form, "answer": answer, "mode": "text"}
     return _page(request, templates, settings, "search.html", context, status)
@@ -205,11 +215,12 @@ async def search_image_page(
         form.errors["file"] = "Choose a picture to search with."
     answer = None
     if not form.errors:
-        loaded = _model_or_error(request, settings, form)
-        if loaded is not None:
+        routed = _model_or_error(request, settings, form)
+        if routed is not None:
             try:
                 image, _ = await run_in_threadpool(query_image, settings, _features(request), data, None)
-                answer = await run_in_threadpool(search_image, loaded, _features(request), image, form.k)
+                answer = await run_in_threadpool(search_image, routed.model, _features(request), image, form.k)
+                answer = _answered(request, answer, routed, votable=False)
             except UploadError as exc:
                 form.errors["file"] = _upload_message(exc)
     status = 422 if form.errors.keys() & {"file", "k", "model"} else 503 if form.errors else 200
@@ -230,11 +241,12 @@ def similar_page(
     form = SearchForm(model=model.strip() or settings.default_model)
     form.k = _parse_k(k, form)
     answer, source = None, None
-    loaded = _model_or_error(request, settings, form) if not form.errors else None
-    if loaded is not None:
+    routed = _model_or_error(request, settings, form) if not form.errors else None
+    if routed is not None:
         try:
             image, source_id = query_image(settings, _features(request), None, image_id)
-            answer = search_image(loaded, _features(request), image, form.k, source_id)
+            answer = search_image(routed.model, _features(request), image, form.k, source_id)
+            answer = _answered(request, answer, routed)
             source = _features(request).records([source_id])[0]
         except UploadError as exc:
             form.errors["image"] = _upload_message(exc)
@@ -252,11 +264,12 @@ def image_page(request: Request, image_id: str, templates: Templates, settings: 
         return _page(request, templates, settings, "image.html", context, 404 if features is not None else 503)
     form = SearchForm(model=settings.default_model)
     similar = None
-    loaded = _model_or_error(request, settings, form)
-    if loaded is not None:
+    routed = _model_or_error(request, settings, form)
+    if routed is not None:
         try:
             image, _ = query_image(settings, features, None, image_id)
-            similar = search_image(loaded, features, image, SIMILAR_ON_IMAGE_PAGE, image_id)
+            similar = search_image(routed.model, features, image, SIMILAR_ON_IMAGE_PAGE, image_id)
+            similar = _answered(request, similar, routed)
         except UploadError as exc:
             form.errors["image"] = _upload_message(exc)
     context = {"record": record, "similar": similar, "form": form}

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from server.api.deps import get_features, get_model, get_settings
+from server.api.deps import get_features, get_model, get_served, get_settings
 from server.api.errors import ApiError
 from server.core.config import Settings
+from server.services.experiment import Routed
 from server.services.features import FeatureReader
-from server.services.model_pool import LoadedModel
 from server.services.search import search_image, search_text
+from server.services.served import ServedCounter
 from server.services.uploads import UploadError, query_image
 
 router = APIRouter(prefix="/api/search", tags=["search"])
@@ -32,21 +33,33 @@ def clean_query(raw: str) -> str:
     return text
 
 
+def answered(answer: dict, routed: Routed, served: ServedCounter, *, votable: bool = True) -> dict:
+    """The answer labelled with its A/B arm; a search whose results can be voted on is counted for the
+    feedback rates (an uploaded picture has no id to vote with)."""
+    answer["model"]["arm"] = routed.arm
+    if votable:
+        served.add(answer["model"]["version"])
+    return answer
+
+
 @router.get("", summary="Search images by text")
 def search(
     q: Annotated[str, Query(description="What to look for, 1–500 characters", max_length=10_000)],
-    model: Annotated[LoadedModel, Depends(get_model)],
+    routed: Annotated[Routed, Depends(get_model)],
     features: Annotated[FeatureReader, Depends(get_features)],
+    served: Annotated[ServedCounter, Depends(get_served)],
     k: Annotated[int, Query(ge=1, le=100, description="How many results, 1–100")] = 10,
 ) -> dict:
-    return search_text(model, features, clean_query(q), k)
+    answer = search_text(routed.model, features, clean_query(q), k)
+    return answered(answer, routed, served)
 
 
 @router.post("/image", summary="Search images by an image (upload, or the id of an indexed image)")
 async def search_by_image(
-    model: Annotated[LoadedModel, Depends(get_model)],
+    routed: Annotated[Routed, Depends(get_model)],
     features: Annotated[FeatureReader, Depends(get_features)],
     settings: Annotated[Settings, Depends(get_settings)],
+    served: Annotated[ServedCounter, Depends(get_served)],
     file: Annotated[UploadFile | None, File(description="JPEG, PNG, WebP, GIF, BMP or TIFF, ≤ 10 MB")] = None,
     image_id: Annotated[str | None, Form(description="id of an image in the collection")] = None,
     k: Annotated[int, Form(ge=1, le=100)] = 10,
@@ -56,4 +69,5 @@ async def search_by_image(
         image, source_id = await run_in_threadpool(query_image, settings, features, data, image_id)
     except UploadError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
-    return await run_in_threadpool(search_image, model, features, image, k, source_id)
+    answer = await run_in_threadpool(search_image, routed.model, features, image, k, source_id)
+    return answered(answer, routed, served, votable=source_id is not None)
