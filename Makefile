@@ -9,6 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make pipeline RUNNER=dask` runs the pipeline on Dask (GLIMPSE_DASK_SCHEDULER, or a LocalCluster); any other
+# value is a Kedro runner name, e.g. RUNNER=ParallelRunner.
+RUNNER ?=
+KEDRO_RUNNER := $(if $(RUNNER),--runner=$(if $(filter dask,$(RUNNER)),pipeline.runners.DaskRunner,$(RUNNER)))
 
 # Debian packages the project uses at run time or in tests (installed only when running as root).
 SYSTEM_PACKAGES := wordnet-base chromium fonts-dejavu-core espeak-ng
@@ -76,7 +80,7 @@ pipeline: setup
 	@t0=$$(date +%s%N); \
 	$(BIN)/python -m pipeline.demo_collection || exit $$?; \
 	t1=$$(date +%s%N); \
-	$(BIN)/kedro run || exit $$?; \
+	$(BIN)/kedro run $(KEDRO_RUNNER) || exit $$?; \
 	t2=$$(date +%s%N); \
 	ms() { printf '%d.%03d' $$(($$1 / 1000000000)) $$(($$1 / 1000000 % 1000)); }; \
 	echo "data step took $$(ms $$((t2 - t0))) s (collection $$(ms $$((t1 - t0))) s, kedro run $$(ms $$((t2 - t1))) s)"

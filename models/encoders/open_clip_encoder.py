@@ -57,9 +57,19 @@ def resolve_weights(arch: str, tag_or_file: str) -> str:
     """A local weights path for ``arch``, or a tag open_clip may download; raises fast when neither works."""
     import open_clip
 
+    is_file = os.sep in tag_or_file or tag_or_file.endswith((".bin", ".pt", ".pth", ".safetensors"))
+    if arch not in open_clip.list_models() and is_file:
+        # A custom architecture travels with its weights: ARCH.json beside the file (every process, e.g. each
+        # Dask worker, registers it for itself).
+        config = Path(tag_or_file).with_name(f"{arch}.json")
+        if config.is_file():
+            open_clip.add_model_config(config)
     if arch not in open_clip.list_models():
-        raise ValueError(f"unknown open_clip architecture {arch!r}; see open_clip.list_models()")
-    if os.sep in tag_or_file or tag_or_file.endswith((".bin", ".pt", ".pth", ".safetensors")):
+        raise ValueError(
+            f"unknown open_clip architecture {arch!r}; see open_clip.list_models(), or put {arch}.json (its model "
+            "config) beside the weights file"
+        )
+    if is_file or tag_or_file.endswith((".bin", ".pt", ".pth", ".safetensors")):
         if not os.path.isfile(tag_or_file):
             raise ModelUnavailableError(f"weights file {tag_or_file!r} does not exist")
         return tag_or_file

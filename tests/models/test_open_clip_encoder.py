@@ -67,6 +67,22 @@ def test_unknown_arch_and_tag(tmp_path):
         resolve_weights("ViT-B-32", "no_such_tag")
 
 
+def test_a_custom_architecture_is_registered_from_its_json_beside_the_weights(tiny_clip_spec):
+    """A fresh process (a Dask worker, say) knows nothing of the test architecture until it reads TINY.json."""
+    import subprocess
+    import sys
+
+    weights = tiny_clip_spec.split(":", 2)[2]
+    code = (
+        "import open_clip\n"
+        "from models.encoders.open_clip_encoder import resolve_weights\n"
+        f"assert {TINY_ARCH!r} not in open_clip.list_models()\n"
+        f"print(resolve_weights({TINY_ARCH!r}, {weights!r}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == weights, done.stderr[-2000:]
+
+
 def test_hub_tag_fails_fast_offline(monkeypatch):
     import open_clip  # noqa: F401 - its import time is not what this test measures
 

@@ -2,6 +2,8 @@
 
 Incremental: a row is kept while its signature (describer version, model version, captioner, source text)
 is unchanged, so a rerun only describes new images or what a new model or captioner changes.
+Images to describe are cut into partitions that run on every Dask worker when there is a cluster
+(pipeline/partitions.py).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm.auto import tqdm
 
+from pipeline.partitions import map_partitions, per_process, split, worker_threads
 from pipeline.source_notes import read_source_notes
 
 logger = logging.getLogger(__name__)
@@ -64,12 +66,37 @@ def describe_images(
     if todo.empty:
         logger.info("describe: all %d descriptions are up to date", len(done))
         return done.reset_index(drop=True)
-    captioner = _open_captioner(spec)
+    captioner = per_process(("captioner", spec), lambda: _open_captioner(spec))  # the partitions reuse it
     if captioner is None and spec.lower() != "none":
         wanted = signatures("none")
         done = _still_valid(previous, images["image_id"], wanted)
         todo = images[~images["image_id"].isin(done["image_id"])]
-    rows = _describe(todo, wanted, labels, notes, captioner, params, Path(ingest["root"]))
+    columns = ["image_id", "path", "width", "height", "exif_datetime", "camera", "thumbnail"]
+    todo = todo[columns].assign(signature=wanted[todo.index].to_numpy()).reset_index(drop=True)
+    parts = [  # each partition carries its own labels and source notes, not the whole collection's
+        (
+            part,
+            {i: labels[i] for i in part["image_id"] if i in labels},
+            {p: notes[p] for p in part["path"] if p in notes},
+        )
+        for part in split(todo, int(params.get("partition_size") or 256))
+    ]
+    started = time.perf_counter()
+    results = map_partitions(
+        describe_partition,
+        parts,
+        desc="describe",
+        sizes=[len(part) for part, _, _ in parts],
+        shared={
+            "captioner_spec": spec if captioner is not None else "none",
+            "batch_size": int(params.get("batch_size", 32)),
+            "workers": int(params.get("workers") or 2),
+            "root": str(Path(ingest["root"]).resolve()),
+        },
+    )
+    rows = [row for part in results for row in part]
+    elapsed = time.perf_counter() - started
+    logger.info("describe: %d images in %.1f s (%.0f img/s)", len(rows), elapsed, len(rows) / max(elapsed, 1e-9))
     fresh = pd.DataFrame(rows, columns=DESCRIPTION_COLUMNS)
     return pd.concat([done, fresh], ignore_index=True).sort_values("image_id", ignore_index=True)
 
@@ -117,24 +144,27 @@ def _open_captioner(spec: str):
         return None
 
 
-def _describe(
-    todo: pd.DataFrame,
-    signatures: pd.Series,
-    labels: dict[str, list],
-    notes: dict[str, dict[str, str]],
-    captioner,
-    params: dict[str, Any],
-    root: Path,
+def describe_partition(
+    partition: tuple[pd.DataFrame, dict[str, list], dict[str, dict[str, str]]],
+    *,
+    captioner_spec: str,
+    batch_size: int,
+    workers: int,
+    root: str,
 ) -> list[dict[str, Any]]:
+    """Describe one partition (images with their signatures, their labels and source notes); the describer,
+    WordNet and the captioner are loaded once per process."""
     from accessibility.describer import Caption, Describer, Facts, load_reduced
     from accessibility.wordnet import default_wordnet
 
-    describer = Describer(default_wordnet())
-    batch_size = int(params.get("batch_size", 32))
+    todo, labels, notes = partition
+    describer = per_process(("describer",), lambda: Describer(default_wordnet()))
+    captioner = per_process(("captioner", captioner_spec), lambda: _open_captioner(captioner_spec))
+    folder = Path(root)
 
     def read(row) -> Image.Image | None:
         try:
-            return load_reduced((root / row.path).read_bytes())
+            return load_reduced((folder / row.path).read_bytes())
         except Exception as exc:  # noqa: BLE001 - a file gone or broken since ingest: fall back to the thumbnail
             logger.warning("describe: %s unreadable (%s); using its thumbnail", row.path, exc)
         try:
@@ -143,12 +173,8 @@ def _describe(
             return None
 
     rows: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    records = list(todo.itertuples(index=True))
-    with (
-        ThreadPoolExecutor(max_workers=int(params.get("workers") or 2)) as pool,
-        tqdm(total=len(records), desc="describe", unit="img", disable=None, mininterval=0.5) as bar,
-    ):
+    records = list(todo.itertuples(index=False))
+    with ThreadPoolExecutor(max_workers=worker_threads() or workers) as pool:
         for start in range(0, len(records), batch_size):
             batch = records[start : start + batch_size]
             pictures = list(pool.map(read, batch))
@@ -167,15 +193,12 @@ def _describe(
                 rows.append(
                     {
                         "image_id": row.image_id,
-                        "signature": signatures[row.Index],
+                        "signature": row.signature,
                         "alt": said.alt,
                         "long": said.long,
                         "evidence": json.dumps(said.evidence, ensure_ascii=False, default=_plain),
                     }
                 )
-            bar.update(len(batch))
-    elapsed = time.perf_counter() - started
-    logger.info("describe: %d images in %.1f s (%.0f img/s)", len(rows), elapsed, len(rows) / max(elapsed, 1e-9))
     return rows
 
 

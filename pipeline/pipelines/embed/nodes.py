@@ -1,7 +1,9 @@
 """Embed: export the encoder to an ONNX bundle, then embed every ingested image through ONNX Runtime.
 
 Both steps are incremental: an existing bundle for the same spec is reused, and only images without an
-embedding from the current bundle version are encoded.
+embedding from the current bundle version are encoded. The images to encode are cut into partitions (a whole
+number of batches each) that run on every worker of a Dask cluster when there is one (pipeline/partitions.py),
+each worker process loading the encoder once.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from models.bundle import FORMAT, BundleManifest
+from pipeline.partitions import map_partitions, per_process, split, worker_threads
+
+if TYPE_CHECKING:
+    from models.batch import BatchResult
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +69,6 @@ def embed_images(
     images: pd.DataFrame, previous: pd.DataFrame, bundle: dict[str, Any], ingest: dict[str, Any], params: dict[str, Any]
 ) -> pd.DataFrame:
     """Embeddings (shared space), image→image features and the top classes of every image, from the current bundle."""
-    from models.batch import embed_files
-    from models.runtime import OnnxImageEncoder
-
     version = bundle["version"]
     wanted = images[["image_id", "path"]]
     kept = pd.DataFrame(columns=EMBEDDING_COLUMNS)
@@ -76,19 +78,26 @@ def embed_images(
     if todo.empty:
         logger.info("embed: all %d images already embedded with %s", len(kept), version)
         return kept.reset_index(drop=True)
-    root = Path(ingest["root"])
-    encoder = OnnxImageEncoder(bundle["folder"], threads=int(params.get("threads") or 0) or None)
+    root = Path(ingest["root"]).resolve()
+    batch_size = int(params["batch_size"])
+    # a whole number of batches per partition: the batches, hence the numbers, are the same however many workers
+    size = max(1, int(params.get("partition_size") or 256) // batch_size) * batch_size
+    parts = split([str(root / path) for path in todo["path"]], size)
     started = time.perf_counter()
-    with tqdm(total=len(todo), desc="embed", unit="img", disable=None, mininterval=0.5) as bar:
-        result = embed_files(
-            lambda i: (root / todo.at[i, "path"]).read_bytes(),
-            len(todo),
-            encoder,
-            batch_size=int(params["batch_size"]),
-            decode_workers=int(params["decode_workers"]),
-            progress=bar.update,
-            classes=int(params.get("top_classes", 10)),
-        )
+    results = map_partitions(
+        embed_partition,
+        parts,
+        desc="embed",
+        sizes=[len(part) for part in parts],
+        shared={
+            "folder": str(Path(bundle["folder"]).resolve()),  # absolute: workers' own folders differ
+            "threads": int(params.get("threads") or 0),
+            "batch_size": batch_size,
+            "decode_workers": int(params["decode_workers"]),
+            "classes": int(params.get("top_classes", 10)),
+        },
+    )
+    result = _merge(results, [len(part) for part in parts])
     for index, reason in result.failed.items():
         logger.warning("embed: skipped %s: %s", todo.at[index, "path"], reason)
     elapsed = time.perf_counter() - started
@@ -104,3 +113,38 @@ def embed_images(
         }
     )
     return pd.concat([kept, fresh], ignore_index=True).sort_values("image_id", ignore_index=True)
+
+
+def embed_partition(
+    paths: list[str], *, folder: str, threads: int, batch_size: int, decode_workers: int, classes: int
+) -> BatchResult:
+    """Embed one partition of image files (absolute paths) with this process's copy of the encoder.
+
+    On a Dask worker ONNX Runtime gets the worker's thread count, so workers on one machine do not fight
+    over the cores; elsewhere ``threads`` (0 = ONNX Runtime's default)."""
+    from models.batch import embed_files
+    from models.runtime import OnnxImageEncoder
+
+    threads = worker_threads() or threads or 0
+    encoder = per_process(("image-encoder", folder, threads), lambda: OnnxImageEncoder(folder, threads=threads or None))
+    return embed_files(
+        lambda i: Path(paths[i]).read_bytes(),
+        len(paths),
+        encoder,
+        batch_size=batch_size,
+        decode_workers=decode_workers,
+        classes=classes,
+    )
+
+
+def _merge(results: list[BatchResult], sizes: list[int]) -> BatchResult:
+    """One result from per-partition results, indices shifted to positions in the whole list."""
+    from models.batch import BatchResult
+
+    ok, failed, offset = [], {}, 0
+    for result, size in zip(results, sizes, strict=True):
+        ok.extend(offset + i for i in result.ok)
+        failed.update({offset + i: reason for i, reason in result.failed.items()})
+        offset += size
+    columns = ("embeddings", "features", "top_classes", "top_probabilities")
+    return BatchResult(*(np.concatenate([getattr(r, name) for r in results]) for name in columns), ok, failed)

@@ -65,6 +65,9 @@ class RejectedImageError(Exception):
         super().__init__(detail)
         self.reason = reason
 
+    def __reduce__(self):  # pickled between Dask workers: rebuild with both arguments
+        return (type(self), (self.reason, str(self)))
+
 
 def image_id_for(data: bytes) -> str:
     """Content hash of the original bytes: stable across runs and machines, equal for copies."""

@@ -4,6 +4,8 @@ Three tables come out: ``files`` (one row per usable file: the scan state that m
 ``images`` (one row per distinct image content, with metadata and a thumbnail) and ``rejects``
 (files that could not be used, with the reason). A rerun reads no file whose path, size and
 modification time are unchanged; a changed file is re-read and its hash decides whether it is new.
+Files to read are cut into partitions that run on every Dask worker when there is a cluster
+(pipeline/partitions.py).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
-from .image_file import ImageRecord, Limits, RejectedImageError, image_id_for, read_image
+from pipeline.partitions import map_partitions, split, worker_threads
+
+from .image_file import ImageRecord, Limits, RejectedImageError, read_image
 
 logger = logging.getLogger(__name__)
 
@@ -105,23 +108,25 @@ def ingest_images(
 
     known_ids = set(previous_images["image_id"])
     new_records: dict[str, ImageRecord] = {}
-    workers = int(params.get("workers") or 0) or os.cpu_count() or 1
-    with (
-        ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=len(todo), desc="ingest", unit="img", disable=None, mininterval=0.5) as bar,
-    ):
-        for key, outcome in zip(todo, pool.map(lambda k: _process(root, k, limits, known_ids), todo), strict=True):
-            bar.update()
-            path, size, mtime_ns = key
-            if isinstance(outcome, RejectedImageError):
-                reject_rows.append(
-                    {"path": path, "size": size, "mtime_ns": mtime_ns, "reason": outcome.reason, "detail": str(outcome)}
-                )
-                continue
-            image_id, record = outcome
-            if record is not None:
-                new_records.setdefault(image_id, record)
-            file_rows.append({"path": path, "size": size, "mtime_ns": mtime_ns, "image_id": image_id})
+    parts = split(todo, int(params.get("partition_size") or 512))
+    outcomes = map_partitions(
+        ingest_partition,
+        parts,
+        desc="ingest",
+        sizes=[len(part) for part in parts],
+        shared={"root": str(root.resolve()), "limits": limits, "workers": int(params.get("workers") or 0)},
+    )
+    for key, outcome in zip(todo, (o for part in outcomes for o in part), strict=True):
+        path, size, mtime_ns = key
+        if isinstance(outcome, RejectedImageError):
+            reject_rows.append(
+                {"path": path, "size": size, "mtime_ns": mtime_ns, "reason": outcome.reason, "detail": str(outcome)}
+            )
+            continue
+        image_id, record = outcome
+        if record is not None and image_id not in known_ids:  # a copy of a known image keeps its row
+            new_records.setdefault(image_id, record)
+        file_rows.append({"path": path, "size": size, "mtime_ns": mtime_ns, "image_id": image_id})
 
     files = _frame(file_rows, FILE_COLUMNS).sort_values("path", ignore_index=True)
     rejects = _frame(reject_rows, REJECT_COLUMNS).sort_values("path", ignore_index=True)
@@ -139,18 +144,25 @@ def ingest_images(
     return files, images, rejects
 
 
-def _process(
-    root: Path, key: tuple[str, int, int], limits: Limits, known_ids: set[str]
-) -> tuple[str, ImageRecord | None] | RejectedImageError:
-    """Read one file; skip decoding when its content hash is already in the collection."""
+def ingest_partition(
+    keys: list[tuple[str, int, int]], *, root: str, limits: Limits, workers: int
+) -> list[tuple[str, ImageRecord] | RejectedImageError]:
+    """Read one partition of files in threads (decoding releases the GIL); one outcome per key, in order.
+    On a Dask worker the threads follow the worker's thread count; elsewhere ``workers`` (0 = one per core)."""
+    threads = worker_threads() or workers or os.cpu_count() or 1
+    folder = Path(root)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(lambda key: _process(folder, key, limits), keys))
+
+
+def _process(root: Path, key: tuple[str, int, int], limits: Limits) -> tuple[str, ImageRecord] | RejectedImageError:
+    """Read and check one file. (A copy of an image already in the collection is decoded too: partitions do
+    not carry the collection's ids, which for a large collection would cost more than the rare duplicate.)"""
     path, size, _ = key
     try:
         if size > limits.max_bytes:  # refuse before reading a single byte
             raise RejectedImageError("too_large", f"{size} bytes is over the {limits.max_bytes}-byte limit")
         data = _read_inside(root, path, limits.max_bytes)
-        image_id = image_id_for(data) if data else ""
-        if image_id and image_id in known_ids:
-            return image_id, None
         record = read_image(data, limits)
         return record.image_id, record
     except RejectedImageError as exc:
