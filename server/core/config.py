@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     pool_idle_ttl_s: float = Field(default=900.0, gt=0, description="Unload a version idle this long.")
     alias_refresh_s: float = Field(default=2.0, ge=0, description="How often aliases are re-read from the registry.")
     onnx_threads: int = Field(default=2, ge=1, description="ONNX Runtime threads per session.")
+    faiss_threads: int = Field(
+        default=1, ge=1, description="Faiss threads per search (one query at a time: 1 is faster, bench/indexes.py)."
+    )
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest accepted upload.")
     max_upload_pixels: int = Field(default=50_000_000, ge=1, description="Largest accepted image area (bombs).")
     feedback_db: Path = Field(

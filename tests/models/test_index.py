@@ -36,7 +36,7 @@ def test_policy_switches_by_size_and_records_recall():
 def test_ivfpq_beyond_hnsw_max():
     policy = IndexPolicy(flat_max=100, hnsw_max=500, pq_bytes=8, ivf_nprobe=8)
     index = VectorIndex.build(unit_vectors(3000), IDS, "v1", policy)
-    assert index.meta.kind == "ivfpq" and index.meta.factory.endswith("PQ8")
+    assert index.meta.kind == "ivfpq" and index.meta.factory.endswith("PQ8np")
     assert 0.0 < index.meta.recall_at_10 <= 1.0
 
 
