@@ -6,8 +6,8 @@ memory-mapped and excluded), size on disk, and for ``load(mmap=True)`` (the serv
 (the pipeline) the load time with the file dropped from the page cache, the anonymous RSS it adds and the
 first query's time. A third load with faiss's ``IO_FLAG_MMAP_IFC`` alone shows which types faiss can map.
 Per search setting (efSearch, nprobe) on the index as the server loads it: single-query latency p50 / p99, one
-query at a time as the server asks, with faiss's default OpenMP threads (the server sets none: one per core)
-and with one thread, and Recall@10 against exact inner-product search. Each build and each load runs in a
+query at a time as the server asks, with faiss's default OpenMP threads (one per core) and with one thread
+(the server's setting), and Recall@10 against exact inner-product search. Each build and each load runs in a
 fresh process, so memory freed by the previous step does not hide in RSS.
 
 Vectors: the demo collection's real image embeddings (``data/04_feature/image_embeddings.parquet``, text/image
@@ -241,7 +241,7 @@ def load_and_search(
 ) -> dict[str, Any]:
     """Load cold in ``mode`` ("mmap", "read": VectorIndex.load; "ifc": faiss.read_index with IO_FLAG_MMAP_IFC
     alone), time the first query and take the top-k of all queries with the saved settings. The server's mode,
-    "mmap", then times single queries per knob value with faiss's default threads (the server's) and with 1."""
+    "mmap", then times single queries per knob value with faiss's default threads and with 1 (the server's)."""
     path = Path(folder) / "index.faiss"
     drop_from_page_cache(path)
     before = memory_mb()
@@ -417,7 +417,7 @@ def tables(result: SizeResult) -> str:
         )
     lines += [
         f"\n### {n} vectors: single-query search, k = {K}\n",
-        f"| vectors | index | setting | p50 / p99 ms, {result.threads} threads (server) | p50 / p99 ms, 1 thread "
+        f"| vectors | index | setting | p50 / p99 ms, {result.threads} threads | p50 / p99 ms, 1 thread (server) "
         "| Recall@10 text queries | Recall@10 image-like samples | Recall@10 in `meta.json` |",
         "|---:|---|---|---|---|---:|---:|---:|",
     ]
@@ -458,7 +458,7 @@ def main() -> None:
     log(f"queries: {'coco-mini captions (text→image)' if text is not None else 'image-like samples only'}")
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; faiss {faiss.__version__},"
-        f" {faiss.omp_get_max_threads()} OpenMP threads by default (the server sets none); {real.shape[1]}-d vectors"
+        f" {faiss.omp_get_max_threads()} OpenMP threads by default (the server uses 1); {real.shape[1]}-d vectors"
     )
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="glimpse-bench-indexes-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -29,13 +29,14 @@ class IndexPolicy:
     """Which index for how many vectors; thresholds come from bench/indexes.py (README "Large indexes")."""
 
     flat_max: int = 50_000  # exact: 384-d text index p99 ≈ 6.7 ms at 50k on one thread
-    # HNSW keeps the vectors plus ~0.2 KB of graph in RAM: ≈ 7 KB per image for the two indexes (384 + 1280-d),
-    # 7 GB at 1M; 2M (14 GB a version) was more than a 16 GB server holds
-    hnsw_max: int = 1_000_000
+    # Text queries lie off the image vectors, and HNSW finds fewer of their true neighbours as the collection
+    # grows: at efSearch 512, Recall@10 0.93 at 100k, 0.81 at 300k, 0.59 at 1M, against IVF-PQ128's 0.85 /
+    # 0.83 / 0.80 at 1/12 of the memory (bench/indexes.py): HNSW only up to 250k
+    hnsw_max: int = 250_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
-    # text queries lie off the image vectors: efSearch 64 found 0.63 of the exact top-10 at 100k, 512 finds 0.93
-    # at 1.6 ms p99; in-sample queries hit 1.0 at any value, so meta.json's recall cannot show this
+    # efSearch 64 found 0.63 of the exact top-10 at 100k, 512 finds 0.93 at 1.6 ms p99; in-sample queries hit
+    # ~1.0 at any value, so meta.json's recall cannot show this
     hnsw_ef_search: int = 512
     ivf_nprobe: int = 16
     pq_bytes: int = 128  # text Recall@10 at 100k: PQ64 0.69, PQ128 0.85, still ~10× smaller than HNSW
