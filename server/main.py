@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from server.api import errors
 from server.api.routes import feedback, health, images, models, pages, search
-from server.core import headers, observability, session
+from server.core import headers, limits, observability, session
 from server.core.config import Settings, get_settings
 from server.services.container import Services
 from server.services.experiment import Experiment
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.served = ServedCounter(app.state.services.feedback)
     errors.install(app)
+    app.add_middleware(limits.BodyLimit, limit=settings.max_request_bytes)
     headers.install(app)
     session.install(app)
     observability.install(app, lambda: app.state.services.pool_status())

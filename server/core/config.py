@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Faiss threads per search (one query at a time: 1 is faster, bench/indexes.py)."
     )
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest accepted upload.")
+    max_request_bytes: int = Field(
+        default=12 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest request body of any kind (an upload plus its form); larger ones get 413 unread.",
+    )
     max_upload_pixels: int = Field(default=50_000_000, ge=1, description="Largest accepted image area (bombs).")
     feedback_db: Path = Field(
         default=Path("data/feedback/feedback.db"), description="SQLite file of the votes (append-only)."

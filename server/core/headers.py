@@ -1,4 +1,9 @@
-"""Response headers every page and file needs: cross-origin isolation and caching.
+"""Response headers every page and file needs: security policy, cross-origin isolation and caching.
+
+The Content-Security-Policy allows only this origin's scripts, styles, images, workers and fetches, plus
+``'wasm-unsafe-eval'`` so ONNX Runtime Web can compile the WebAssembly we serve; no inline script or style, no
+plugins, no framing, forms post only here. (FastAPI's /docs and /redoc pages load Swagger/ReDoc from a CDN, so
+they get no policy.) There is no CORS middleware: other origins' scripts cannot read any answer.
 
 Cross-origin isolation (COOP + COEP) lets ONNX Runtime Web use threads for speech in the browser; without it
 ORT silently runs on one thread. Speech model files have content-hashed names, so they may be cached for a
@@ -21,6 +26,29 @@ ISOLATION = {
     "Cross-Origin-Embedder-Policy": "require-corp",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "media-src 'self'",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), geolocation=(), microphone=(self)",
+}
+NO_POLICY_PATHS = ("/docs", "/redoc")
 CACHE_RULES = (
     ("/static/models/speech-manifest.json", "no-cache"),
     ("/static/models/piper-voice.manifest.json", "no-cache"),
@@ -34,9 +62,11 @@ def install(app: FastAPI) -> None:
     @app.middleware("http")
     async def headers(request: Request, call_next):
         response = await call_next(request)
-        for name, value in ISOLATION.items():
-            response.headers.setdefault(name, value)
         path = request.url.path
+        for name, value in (ISOLATION | SECURITY).items():
+            response.headers.setdefault(name, value)
+        if not path.startswith(NO_POLICY_PATHS):
+            response.headers.setdefault("Content-Security-Policy", CSP)
         for prefix, rule in CACHE_RULES:
             if path.startswith(prefix) and response.status_code == 200:
                 response.headers.setdefault("Cache-Control", rule)

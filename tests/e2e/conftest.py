@@ -137,6 +137,10 @@ def page(browser, request):
                 path = screenshot(page, f"FAILED-{request.node.name}")
                 print(f"screenshot of the failed test: {path}")
         context.close()
+    # Every journey in a real browser also checks the Content-Security-Policy: Chromium reports each blocked
+    # script, style, worker, wasm compile or fetch as a console error.
+    blocked = [e for e in page.console_errors if "Content Security Policy" in e]
+    assert not blocked, f"the Content-Security-Policy blocked something: {blocked}"
 
 
 def _describe_console(msg) -> str:

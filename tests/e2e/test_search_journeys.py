@@ -131,6 +131,11 @@ def test_axe_finds_nothing_on_any_page_or_state(page, live_server):
     href = page.locator("a.thumb-link").first.get_attribute("href")
     page.goto(live_server + href)
     states.append(("image page", run_axe(page)))
+    # Colour swatches get their colour from script (the CSP forbids inline style attributes).
+    swatches = page.locator(".swatch[data-rgb]")
+    assert swatches.count() > 0
+    expected = "rgb(" + swatches.first.get_attribute("data-rgb").replace(",", ", ") + ")"
+    assert swatches.first.evaluate("el => getComputedStyle(el).backgroundColor") == expected
     page.goto(live_server + "/no/such/page")
     states.append(("not found", run_axe(page)))
     page.set_viewport_size({"width": 320, "height": 800})

@@ -146,6 +146,13 @@
 
   // ------------------------------------------------------------------ wiring
   document.addEventListener("DOMContentLoaded", function () {
+    // Colour swatches: set through the DOM, because the Content-Security-Policy forbids inline style attributes.
+    document.querySelectorAll(".swatch[data-rgb]").forEach(function (swatch) {
+      var parts = swatch.dataset.rgb.split(",").map(Number);
+      if (parts.length === 3 && parts.every(function (n) { return n >= 0 && n <= 255; })) {
+        swatch.style.backgroundColor = "rgb(" + parts.join(",") + ")";
+      }
+    });
     try { known = JSON.parse(document.body.dataset.knownVersions || "{}") || {}; } catch (e) { known = {}; }
     try { cache.expire(); } catch (e) { /* storage disabled */ }
 

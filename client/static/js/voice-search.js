@@ -147,20 +147,7 @@ function rms(audio) {
 }
 
 // ------------------------------------------------------------------ audio capture
-const WORKLET = `
-class GlimpseCapture extends AudioWorkletProcessor {
-  process(inputs) {
-    const input = inputs[0];
-    if (input && input[0]) {
-      const n = input[0].length, mono = new Float32Array(n);
-      for (const channel of input) for (let i = 0; i < n; i++) mono[i] += channel[i] / input.length;
-      this.port.postMessage(mono, [mono.buffer]);
-    }
-    return true;
-  }
-}
-registerProcessor("glimpse-capture", GlimpseCapture);
-`;
+const WORKLET_URL = "/static/js/workers/capture-worklet.js";
 
 /** Downsample mono audio to 16 kHz: average over each output sample's span (a box low-pass), then sample. */
 function downsample(chunks, rate) {
@@ -217,12 +204,7 @@ class Recorder {
       if (this.samples >= MAX_SECONDS * this.rate) this.onLimit();
     };
     if (this.context.audioWorklet && typeof AudioWorkletNode === "function") {
-      const url = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
-      try {
-        await this.context.audioWorklet.addModule(url);
-      } finally {
-        URL.revokeObjectURL(url);
-      }
+      await this.context.audioWorklet.addModule(WORKLET_URL);
       this.node = new AudioWorkletNode(this.context, "glimpse-capture", { numberOfOutputs: 0 });
       this.node.port.onmessage = (event) => take(event.data);
       this.source.connect(this.node);

@@ -1,4 +1,5 @@
-"""Cross-origin isolation and cache lifetimes on every kind of response (server/core/headers.py)."""
+"""Security policy, cross-origin isolation and cache lifetimes on every kind of response
+(server/core/headers.py)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,32 @@ def test_content_hashed_models_are_immutable(client):
     # The manifests are not content-hashed: they name the current files, so they are revalidated.
     for name in ("speech-manifest.json", "piper-voice.manifest.json"):
         assert client.get(f"/static/models/{name}").headers["cache-control"] == "no-cache", name
+
+
+def test_every_response_carries_the_security_policy(client):
+    for path in ("/", "/search?q=a+photo", "/api/search?q=a+photo", "/static/js/glimpse.js", "/no/such/page"):
+        headers = client.get(path).headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'self' 'wasm-unsafe-eval'" in policy and "'unsafe-inline'" not in policy, path
+        assert "object-src 'none'" in policy and "frame-ancestors 'none'" in policy, path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "same-origin", path
+    assert "content-security-policy" not in client.get("/docs").headers  # Swagger UI's own page
+
+
+def test_pages_have_no_inline_script_or_style(client):
+    import re
+
+    for path in ("/", "/search?q=a+photo"):
+        html = client.get(path).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path  # every script is a file
+        assert " style=" not in html and "<style" not in html, path
+        assert re.search(r"\son[a-z]+=", html) is None, path  # no inline event handlers
+
+
+def test_other_origins_get_no_cors_permission(client):
+    origin = {"Origin": "https://elsewhere.example"}
+    answer = client.get("/api/search?q=a+photo", headers=origin)
+    assert answer.status_code == 200 and "access-control-allow-origin" not in answer.headers
+    preflight = client.options("/api/feedback", headers=origin | {"Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in preflight.headers and preflight.status_code in (404, 405)
