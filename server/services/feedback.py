@@ -128,6 +128,21 @@ class FeedbackStore:
         finally:
             conn.close()
 
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT, durable on return), serialised in this process;
+        rolled back on any SQLite error, which is raised as FeedbackUnavailableError."""
+        with self._write_lock, self._connect() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise self._unavailable("write to", exc) from exc
+
     def record(
         self,
         *,
@@ -146,29 +161,19 @@ class FeedbackStore:
         if (query_text is None) == (query_image_id is None):
             raise ValueError("give exactly one of query_text or query_image_id")
         row = (_now(), session, query_text, query_image_id, image_id, vote, model_version, rank)
-        with self._write_lock, self._connect() as conn:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                latest = conn.execute(
-                    "SELECT id, vote FROM feedback WHERE session = ? AND image_id = ? AND model_version = ?"
-                    " AND query_text IS ? AND query_image_id IS ? ORDER BY id DESC LIMIT 1",
-                    (session, image_id, model_version, query_text, query_image_id),
-                ).fetchone()
-                if latest is not None and latest[1] == vote:
-                    conn.execute("COMMIT")
-                    return Recorded(int(latest[0]), True)
-                cursor = conn.execute(
-                    "INSERT INTO feedback (created_at, session, query_text, query_image_id, image_id, vote,"
-                    " model_version, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-                row_id = cursor.lastrowid
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise self._unavailable("write to", exc) from exc
+        with self._write() as conn:
+            latest = conn.execute(
+                "SELECT id, vote FROM feedback WHERE session = ? AND image_id = ? AND model_version = ?"
+                " AND query_text IS ? AND query_image_id IS ? ORDER BY id DESC LIMIT 1",
+                (session, image_id, model_version, query_text, query_image_id),
+            ).fetchone()
+            if latest is not None and latest[1] == vote:
+                return Recorded(int(latest[0]), True)
+            row_id = conn.execute(
+                "INSERT INTO feedback (created_at, session, query_text, query_image_id, image_id, vote,"
+                " model_version, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            ).lastrowid
         return Recorded(int(row_id), False)
 
     def add_served(self, counts: dict[tuple[str, str], int]) -> None:
@@ -176,20 +181,12 @@ class FeedbackStore:
         rows = [(day, version, int(n)) for (day, version), n in counts.items() if n > 0]
         if not rows:
             return
-        with self._write_lock, self._connect() as conn:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    "INSERT INTO served (day, model_version, searches) VALUES (?, ?, ?)"
-                    " ON CONFLICT (day, model_version) DO UPDATE SET searches = searches + excluded.searches",
-                    rows,
-                )
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise self._unavailable("write to", exc) from exc
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO served (day, model_version, searches) VALUES (?, ?, ?)"
+                " ON CONFLICT (day, model_version) DO UPDATE SET searches = searches + excluded.searches",
+                rows,
+            )
 
     def served(self) -> dict[str, int]:
         """Searches answered per model version, all days together."""
