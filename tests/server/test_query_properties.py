@@ -1,0 +1,51 @@
+"""Property tests (Hypothesis) for the query normaliser shared by the API, the pages and the feedback form."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.api.errors import ApiError
+from server.api.routes.search import MAX_QUERY, clean_query
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+texts = st.text(alphabet=st.characters(codec=None, exclude_categories=("Cs",)), max_size=700)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_the_normaliser_answers_a_clean_query_or_a_422_and_nothing_else(raw):
+    try:
+        query = clean_query(raw)
+    except ApiError as exc:
+        assert exc.status == 422 and exc.code == "invalid_request"
+        # refused only when there is nothing to search for, or too much of it
+        assert len(raw) > MAX_QUERY or all(c.isspace() or CONTROL.match(c) for c in raw)
+        return
+    assert 1 <= len(query) <= MAX_QUERY
+    assert not CONTROL.search(query)
+    assert query == query.strip() and query == " ".join(query.split())  # no runs of whitespace of any kind
+    assert clean_query(query) == query  # idempotent: a cleaned query (e.g. in a vote) cleans to itself
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(min_size=1, max_size=50).filter(lambda s: s.strip()),
+    st.lists(st.sampled_from(" \t\n\r\x0b\x0c\x00\x7f\u00a0\u2003"), max_size=5),
+)
+def test_whitespace_and_control_characters_around_words_do_not_change_the_query(words, padding):
+    try:
+        expected = clean_query(words)
+    except ApiError:
+        return
+    pad = "".join(padding)
+    assert clean_query(pad + words + pad) == expected
+
+
+@pytest.mark.parametrize("raw", ["", " ", "\x00\x01", "\t\n", "a" * (MAX_QUERY + 1)])
+def test_examples_that_must_be_refused(raw):
+    with pytest.raises(ApiError):
+        clean_query(raw)
