@@ -99,6 +99,8 @@ bench: setup
 	$(BIN)/python bench/encoders.py --spec conse:lite1:T20 --spec conse:lite0:T20
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/voice.py
+	$(BIN)/python bench/scaling.py
+	$(BIN)/python bench/indexes.py --sizes 100000
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///data/mlflow/mlflow.db --host $(HOST) --port 5000
