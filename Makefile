@@ -86,11 +86,11 @@ pipeline: setup
 	echo "data step took $$(ms $$((t2 - t0))) s (collection $$(ms $$((t1 - t0))) s, kedro run $$(ms $$((t2 - t1))) s)"
 
 serve: setup
-	$(BIN)/uvicorn server.main:create_app --factory --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn server.main:create_app --factory --http server.core.protocol:HTTP --host $(HOST) --port $(PORT)
 
 demo: pipeline
 	@echo "Serving Glimpse on http://$(HOST):$(PORT) (Ctrl-C to stop)"
-	$(BIN)/uvicorn server.main:create_app --factory --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn server.main:create_app --factory --http server.core.protocol:HTTP --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest

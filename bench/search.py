@@ -158,6 +158,8 @@ def http_load(seconds: float, concurrency: int) -> tuple[str, str, str, str]:
             "uvicorn",
             "server.main:create_app",
             "--factory",
+            "--http",
+            "server.core.protocol:HTTP",
             "--port",
             str(port),
             "--log-level",

@@ -88,7 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.served = ServedCounter(app.state.services.feedback)
     errors.install(app)
-    app.add_middleware(limits.BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(
+        limits.RequestLimits,
+        max_body_bytes=settings.max_request_bytes,
+        body_timeout_s=settings.body_timeout_s,
+        max_query_bytes=settings.max_query_string_bytes,
+    )
     headers.install(app)
     session.install(app)
     observability.install(app, lambda: app.state.services.pool_status())

@@ -57,7 +57,9 @@ def install(app: FastAPI) -> None:
             return request.app.state.templates.TemplateResponse(
                 request, "not_found.html", {"form": None, "known_versions": {}}, status_code=404
             )
-        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 408: "body_timeout", 413: "body_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(Exception)

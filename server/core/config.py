@@ -46,6 +46,17 @@ class Settings(BaseSettings):
         ge=64 * 1024,
         description="Largest request body of any kind (an upload plus its form); larger ones get 413 unread.",
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time a client has to send a request's headers (uvicorn --http server.core.protocol:HTTP).",
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Time a client has to send a whole request body; slower ones get 408."
+    )
+    max_query_string_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Longest query string (URL-encoded); longer ones get 414 unread."
+    )
     max_upload_pixels: int = Field(default=50_000_000, ge=1, description="Largest accepted image area (bombs).")
     feedback_db: Path = Field(
         default=Path("data/feedback/feedback.db"), description="SQLite file of the votes (append-only)."

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from server.api.errors import ApiError
 from server.api.routes.search import MAX_QUERY, clean_query
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1
 texts = st.text(alphabet=st.characters(codec=None, exclude_categories=("Cs",)), max_size=700)
 
 
@@ -22,8 +22,8 @@ def test_the_normaliser_answers_a_clean_query_or_a_422_and_nothing_else(raw):
         query = clean_query(raw)
     except ApiError as exc:
         assert exc.status == 422 and exc.code == "invalid_request"
-        # refused only when there is nothing to search for, or too much of it
-        assert len(raw) > MAX_QUERY or all(c.isspace() or CONTROL.match(c) for c in raw)
+        # refused only when there is nothing to search for, too much of it, or bytes that were not UTF-8
+        assert len(raw) > MAX_QUERY or all(c.isspace() or CONTROL.match(c) for c in raw) or "\ufffd" in raw
         return
     assert 1 <= len(query) <= MAX_QUERY
     assert not CONTROL.search(query)
@@ -45,7 +45,7 @@ def test_whitespace_and_control_characters_around_words_do_not_change_the_query(
     assert clean_query(pad + words + pad) == expected
 
 
-@pytest.mark.parametrize("raw", ["", " ", "\x00\x01", "\t\n", "a" * (MAX_QUERY + 1)])
+@pytest.mark.parametrize("raw", ["", " ", "\x00\x01", "\t\n", "\x85\x9f", "caf\ufffd", "a" * (MAX_QUERY + 1)])
 def test_examples_that_must_be_refused(raw):
     with pytest.raises(ApiError):
         clean_query(raw)

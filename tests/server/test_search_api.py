@@ -42,7 +42,7 @@ def test_k_larger_than_the_collection(client):
         ({"q": "   "}, 422, "empty"),
         ({"q": "\x00\x01"}, 422, "empty"),
         ({"q": "x" * 501}, 422, "limit is 500"),
-        ({"q": "x" * 20_000}, 422, "q"),
+        ({"q": "x" * 12_000}, 422, "q"),  # over the field limit, under the 16 KB query-string cap (414)
         ({"q": "cat", "k": 0}, 422, "k"),
         ({"q": "cat", "k": -1}, 422, "k"),
         ({"q": "cat", "k": 101}, 422, "k"),

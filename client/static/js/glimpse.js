@@ -1,9 +1,10 @@
 /* Glimpse page behaviour, layered on HTMX. Without this file (or without JavaScript) every form still works.
  *
  * - Result cache in localStorage: a text search's results fragment is kept per (model name, model version,
- *   index version, normalised query) with the k it was fetched for. The same query with k' <= k is answered
- *   from the cache without any request; a larger k asks the server once and replaces the entry. Entries of
- *   other model/index versions are dropped as soon as the page learns the current ones. Size-capped, LRU.
+ *   index version, normalised query; see cache-key.js) with the k it was fetched for. The same query with
+ *   k' <= k is answered from the cache without any request; a larger k asks the server once and replaces the
+ *   entry. Entries of other model/index versions are dropped as soon as the page learns the current ones.
+ *   Size-capped, LRU.
  * - One polite live region announces "Searching…", the result count or the problem; focus moves to the
  *   results heading after each search.
  * - Feedback buttons post JSON and reflect the vote with aria-pressed.
@@ -11,15 +12,13 @@
 (function () {
   "use strict";
 
-  var PREFIX = "glimpse.results.v1:";
+  var PREFIX = window.GlimpseCacheKey.PREFIX;
   var MAX_ENTRIES = 40;
   var MAX_BYTES = 1500000; // characters of cached HTML, well inside the ~5 MB localStorage quota
   var known = {}; // model name -> {version, index}
 
   // ------------------------------------------------------------------ small helpers
-  function normalise(query) {
-    return query.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim().toLowerCase();
-  }
+  var normalise = window.GlimpseCacheKey.normalise; // cache-key.js, loaded before this file
 
   function announce(message) {
     var region = document.getElementById("announcer");
@@ -30,9 +29,7 @@
 
   // ------------------------------------------------------------------ the cache
   var cache = {
-    key: function (model, versions, query) {
-      return PREFIX + [model, versions.version, versions.index, normalise(query)].join("|");
-    },
+    key: window.GlimpseCacheKey.key,
     read: function (key) {
       try {
         var raw = localStorage.getItem(key);

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from server.api.deps import get_features, get_model, get_served, get_settings
 from server.api.errors import ApiError
+from server.api.schemas import SearchAnswer, error_responses
 from server.core.config import Settings
 from server.services.experiment import Routed
 from server.services.features import FeatureReader
@@ -22,10 +23,18 @@ router = APIRouter(prefix="/api/search", tags=["search"])
 MAX_QUERY = 500
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")  # C0 and C1 control characters
+UNDECODABLE = "\ufffd"  # what the URL decoder puts in place of bytes that are not UTF-8
+
+
 def clean_query(raw: str) -> str:
-    """Trimmed, whitespace-collapsed query without control characters; 422 when empty or too long."""
-    text = re.sub(r"[\x00-\x1f\x7f]+", " ", raw)
-    text = " ".join(text.split())
+    """Trimmed, whitespace-collapsed query without control characters; 422 when empty, too long or not text.
+
+    The browser's cache key (client/static/js/cache-key.js) applies the same rules, so a key names one query.
+    """
+    if UNDECODABLE in raw:
+        raise ApiError(422, "invalid_request", "q: the query is not UTF-8 text; some of its bytes cannot be read")
+    text = " ".join(CONTROL.sub(" ", raw).split())
     if not text:
         raise ApiError(422, "invalid_request", "q: the query is empty; type a few words")
     if len(text) > MAX_QUERY:
@@ -42,7 +51,12 @@ def answered(answer: dict, routed: Routed, served: ServedCounter, *, votable: bo
     return answer
 
 
-@router.get("", summary="Search images by text")
+@router.get(
+    "",
+    summary="Search images by text",
+    response_model=None,
+    responses={200: {"model": SearchAnswer}, **error_responses(404, 414, 422, 503)},
+)
 def search(
     q: Annotated[str, Query(description="What to look for, 1–500 characters", max_length=10_000)],
     routed: Annotated[Routed, Depends(get_model)],
@@ -54,13 +68,20 @@ def search(
     return answered(answer, routed, served)
 
 
-@router.post("/image", summary="Search images by an image (upload, or the id of an indexed image)")
+@router.post(
+    "/image",
+    summary="Search images by an image (upload, or the id of an indexed image)",
+    response_model=None,
+    responses={200: {"model": SearchAnswer}, **error_responses(400, 404, 413, 415, 422, 503)},
+)
 async def search_by_image(
     routed: Annotated[Routed, Depends(get_model)],
     features: Annotated[FeatureReader, Depends(get_features)],
     settings: Annotated[Settings, Depends(get_settings)],
     served: Annotated[ServedCounter, Depends(get_served)],
-    file: Annotated[UploadFile | None, File(description="JPEG, PNG, WebP, GIF, BMP or TIFF, ≤ 10 MB")] = None,
+    # A multipart part is absent, never null: typed without None so the schema declares a plain binary field
+    # (with `| None` it is `anyOf [binary, null]`, which /docs and schema-driven clients do not offer as a file).
+    file: Annotated[UploadFile, File(description="JPEG, PNG, WebP, GIF, BMP or TIFF, ≤ 10 MB")] = None,
     image_id: Annotated[str | None, Form(description="id of an image in the collection")] = None,
     k: Annotated[int, Form(ge=1, le=100)] = 10,
 ) -> dict:
