@@ -33,7 +33,7 @@ from accessibility.wording import (
 )
 from accessibility.wordnet import WordNet
 
-VERSION = "composed-3"  # bump when the wording changes, so the pipeline describes every image again
+VERSION = "composed-4"  # bump when the wording changes, so the pipeline describes every image again
 ALT_LIMIT = 125
 PANORAMA_RATIO = 2.5
 TINY_SIDE = 64
@@ -100,6 +100,9 @@ class Describer:
             "light": seen.light if seen else None,
             "chroma": round(seen.chroma, 1) if seen and seen.chroma is not None else None,
             "transparent": round(seen.transparent, 3) if seen else None,
+            # the rounded numbers above can sit on either side of a threshold: what the text was built from
+            "cut_out": cut_out(seen) if seen else None,
+            "black_and_white": seen.black_and_white if seen else None,
             "width": facts.width,
             "height": facts.height,
             "orientation": orientation(facts.width, facts.height),
@@ -130,11 +133,16 @@ def subject_phrase(subject: Subject | None) -> str | None:
     return f"{word} {article(subject.name)}".strip()
 
 
+def cut_out(seen: Appearance) -> bool:
+    """An object on a transparent background: enough transparent area, and something opaque to describe."""
+    return seen.transparent >= CUT_OUT_SHARE and bool(seen.colours)
+
+
 def compose_alt(subject: Subject | None, seen: Appearance | None) -> str:
     """Parts in order of importance; the least important are dropped until the phrase fits 125 characters."""
     named = subject_phrase(subject)
     parts = [named or "unidentified subject"]
-    if seen is not None and seen.transparent >= CUT_OUT_SHARE and seen.colours:
+    if seen is not None and cut_out(seen):
         parts.append("cut-out")
     if seen is not None and seen.black_and_white:
         parts.append("black and white")
@@ -160,8 +168,10 @@ def what_sentence(subject: Subject | None) -> str:
         pooled = join_words(list(subject.merged[:3]) + (["others"] if len(subject.merged) > 3 else []))
         return sentence(f"It is {claim}: the classifier puts {sure} on kinds of {subject.name} ({pooled})")
     text = f"It is {claim}, the classifier is {sure} sure"
-    if subject.alternatives:
-        text += f"; it might also be {join_words([article(a) for a in subject.alternatives], 'or')}"
+    # two classes can share a spoken name (ImageNet has two "missile" and two "sunglasses" classes)
+    others = [name for name in dict.fromkeys(subject.alternatives) if name != subject.name]
+    if others:
+        text += f"; it might also be {join_words([article(a) for a in others], 'or')}"
     return sentence(text)
 
 
@@ -182,17 +192,19 @@ def look_sentence(seen: Appearance | None, facts: Facts) -> str:
     """Light, orientation, size and colours in one sentence: "A dark landscape picture, 640 by 480 pixels,
     mostly blue and black, perhaps taken at night"."""
     shape = orientation(facts.width, facts.height)
+    known = facts.width > 0 and facts.height > 0  # 0 is "not known", never a size to say
     if seen is None:
         kind = f"{shape} picture" if shape else "picture"
-        size = f", {facts.width} by {facts.height} pixels" if shape else ""
+        size = f", {facts.width} by {facts.height} pixels" if known else ""
         return sentence(f"{article(kind)}{size}; its pixels could not be read")
     if not seen.colours:
-        return sentence(f"A fully transparent picture, {facts.width} by {facts.height} pixels")
-    noun = "cut-out" if seen.transparent >= CUT_OUT_SHARE else "picture"
+        size = f", {facts.width} by {facts.height} pixels" if known else ""
+        return sentence(f"A fully transparent picture{size}")
+    noun = "cut-out" if cut_out(seen) else "picture"
     light = seen.light if seen.light != "medium" else ""
     kind = " ".join(w for w in (light, SHAPE_WORDS.get(shape or "", shape or ""), noun) if w)
     parts = [article(kind)]
-    if facts.width and facts.height:
+    if known:
         tiny = max(facts.width, facts.height) < TINY_SIDE
         parts.append(f"{'only ' if tiny else ''}{facts.width} by {facts.height} pixels")
     if seen.black_and_white:
