@@ -9,7 +9,7 @@ vague to help a listener ("artifact", "whole") are never chosen.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from accessibility.wordnet import WordNet
 
@@ -99,7 +99,7 @@ def offset_id(offset: int) -> str:
 
 def identify(labels: list[Label], wordnet: WordNet) -> Subject | None:
     """The subject to say, or ``None`` when there are no labels at all."""
-    labels = sorted((lab for lab in labels if lab.probability > 0), key=lambda lab: -lab.probability)
+    labels = sorted(_one_per_name(lab for lab in labels if lab.probability > 0), key=lambda lab: -lab.probability)
     if not labels:
         return None
     top = labels[0]
@@ -128,6 +128,19 @@ def identify(labels: list[Label], wordnet: WordNet) -> Subject | None:
     said = basic_level(wordnet, best)
     merged = tuple(lab.name for lab in members[said])
     return Subject(_name(wordnet, said), offset_id(said), min(1.0, mass[said]), merged=merged)
+
+
+def _one_per_name(labels) -> list[Label]:
+    """Classes that are said the same way count as one (ImageNet has two "sunglasses" and two "missile"
+    classes): their probabilities add up under the id of the likelier one."""
+    by_name: dict[str, Label] = {}
+    for label in sorted(labels, key=lambda lab: -lab.probability):
+        if label.name in by_name:
+            kept = by_name[label.name]
+            by_name[label.name] = replace(kept, probability=min(1.0, kept.probability + label.probability))
+        else:
+            by_name[label.name] = label
+    return list(by_name.values())
 
 
 def speakable(wordnet: WordNet, offset: int) -> bool:

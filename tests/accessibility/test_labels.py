@@ -53,3 +53,10 @@ def test_no_labels_and_unknown_ids(wordnet):
 def test_familiarity_comes_from_tagged_corpus_counts(wordnet):
     assert wordnet.familiarity("n01503061") > 10  # bird
     assert wordnet.familiarity("n01525720") == 0  # oscine
+
+
+def test_classes_said_the_same_way_count_as_one(wordnet):
+    """ImageNet's two "sunglasses" classes at 0.3 each are one sunglasses at 0.6, not a 30 % guess twice."""
+    subject = identify([Label("n04355933", "sunglasses", 0.3), Label("n04356056", "sunglasses", 0.3)], wordnet)
+    assert subject.name == "sunglasses" and subject.id == "n04355933"
+    assert subject.confidence == pytest.approx(0.6) and subject.alternatives == ()
