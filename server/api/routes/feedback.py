@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 from server.api.deps import get_experiment, get_features, get_feedback, get_pool, get_served, get_vote_limits
 from server.api.errors import ApiError
 from server.api.routes.search import clean_query
+from server.api.schemas import VoteRecorded, error_responses
 from server.core.session import session_of
 from server.services.experiment import Experiment
 from server.services.features import FeatureReader
@@ -211,7 +212,19 @@ REQUEST_BODY = {
     status_code=201,
     summary="Record a vote on a search result (JSON → 201, HTML form → 303 back to the page)",
     openapi_extra={"requestBody": REQUEST_BODY},
-    responses={303: {"description": "Form post recorded"}, 413: {"description": "Body over 16 KB"}},
+    responses={
+        201: {"model": VoteRecorded, "description": "Vote recorded"},
+        200: {"model": VoteRecorded, "description": "Repeats this session's latest vote: nothing stored"},
+        303: {
+            "description": "Form post recorded: back to the page",
+            "headers": {
+                "Location": {"description": "The same-site `return_to` path, or /", "schema": {"type": "string"}}
+            },
+        },
+        **error_responses(
+            400, 404, 413, 415, 422, 429, 503, describe={404: "Unknown image or model version", 413: "Body over 16 KB"}
+        ),
+    },
 )
 async def post_feedback(
     request: Request,
@@ -282,6 +295,7 @@ def _check_model_version(pool: ModelPool, model_version: str) -> None:
     "/stats",
     summary="Per model version: searches answered, votes up/down, rates per search, distinct voting sessions "
     "(no queries); and the A/B split",
+    responses=error_responses(503),
 )
 def stats(
     request: Request,
@@ -317,7 +331,7 @@ def _ab_state(request: Request, experiment: Experiment) -> dict[str, Any]:
     return state
 
 
-@router.get("/summary", summary="How many votes were recorded, up and down")
+@router.get("/summary", summary="How many votes were recorded, up and down", responses=error_responses(503))
 def summary(store: Annotated[FeedbackStore, Depends(get_feedback)]) -> dict[str, int]:
     try:
         return store.summary()

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from server.api.deps import get_features, get_settings
 from server.api.errors import ApiError
+from server.api.schemas import ImageDescription, binary_response, error_responses
 from server.core.config import Settings
 from server.services.features import FeatureReader
 from server.services.originals import OriginalUnavailableError, read_original
@@ -24,10 +25,19 @@ CONTENT_TYPES = {
     "bmp": "image/bmp",
     "tiff": "image/tiff",
 }
+ERRORS = error_responses(404, 422, 503, describe={404: "No image with this id", 422: "Not an image id (32 hex)"})
 CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}  # ids are content hashes
 
 
-@router.get("/{image_id}", summary="The original image", response_class=Response)
+@router.get(
+    "/{image_id}",
+    summary="The original image",
+    response_class=Response,
+    responses={
+        **binary_response("The original bytes", *CONTENT_TYPES.values(), "application/octet-stream"),
+        **ERRORS,
+    },
+)
 def original(
     image_id: ImageId,
     settings: Annotated[Settings, Depends(get_settings)],
@@ -41,7 +51,12 @@ def original(
     return Response(data, media_type=media, headers=CACHE | {"X-Content-Type-Options": "nosniff"})
 
 
-@router.get("/{image_id}/thumbnail", summary="JPEG thumbnail, longest side ≤ 256 px", response_class=Response)
+@router.get(
+    "/{image_id}/thumbnail",
+    summary="JPEG thumbnail, longest side ≤ 256 px",
+    response_class=Response,
+    responses={**binary_response("The thumbnail", "image/jpeg"), **ERRORS},
+)
 def thumbnail(image_id: ImageId, features: Annotated[FeatureReader, Depends(get_features)]) -> Response:
     data = features.thumbnail(image_id)
     if data is None:
@@ -49,7 +64,12 @@ def thumbnail(image_id: ImageId, features: Annotated[FeatureReader, Depends(get_
     return Response(data, media_type="image/jpeg", headers=CACHE | {"X-Content-Type-Options": "nosniff"})
 
 
-@router.get("/{image_id}/description", summary="Alt text, long description and metadata")
+@router.get(
+    "/{image_id}/description",
+    summary="Alt text, long description and metadata",
+    response_model=None,
+    responses={200: {"model": ImageDescription}, **ERRORS},
+)
 def description(image_id: ImageId, features: Annotated[FeatureReader, Depends(get_features)]) -> dict:
     record = features.records([image_id])[0]
     if record is None:

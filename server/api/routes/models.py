@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from server.api.deps import get_pool, get_settings
+from server.api.schemas import error_responses
 from server.core.config import Settings
 from server.services.model_pool import ModelPool
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 
 
-@router.get("", summary="Registered versions, aliases and the model pool's state")
+@router.get("", summary="Registered versions, aliases and the model pool's state", responses=error_responses(503))
 def models(pool: Annotated[ModelPool, Depends(get_pool)], settings: Annotated[Settings, Depends(get_settings)]) -> dict:
     versions = [
         {
