@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import logging
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from kedro.io import AbstractDataset
 
+from .atomic import atomic_write
+
+logger = logging.getLogger(__name__)
+
 
 class ParquetTable(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     """Parquet file on the local disk.
 
     ``missing_ok`` makes ``load`` return an empty frame when the file does not exist yet, so a node can
-    read its own previous output (declared under a second name) and work incrementally. Saves go to a
-    temporary file that replaces the target in one rename: a reader never sees half a table, and a run
-    killed mid-write leaves the previous table intact.
+    read its own previous output (declared under a second name) and work incrementally. Such a previous output
+    is only a cache: one that cannot be read (damaged on disk) is ignored with a warning, and the node rebuilds
+    it, rather than trusting part of it or failing every run. Saves go to a temporary file that replaces the
+    target in one rename: a reader never sees half a table, and a run killed mid-write leaves the previous
+    table intact (its temporary file is removed by the next save).
     """
 
     def __init__(self, filepath: str, missing_ok: bool = False, metadata: dict[str, Any] | None = None) -> None:
@@ -28,18 +33,17 @@ class ParquetTable(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     def load(self) -> pd.DataFrame:
         if self._missing_ok and not self._filepath.exists():
             return pd.DataFrame()
-        return pd.read_parquet(self._filepath)
+        try:
+            return pd.read_parquet(self._filepath)
+        except Exception as exc:
+            if not self._missing_ok:
+                raise
+            logger.warning("%s cannot be read (%s); ignoring it, it will be rebuilt", self._filepath, exc)
+            return pd.DataFrame()
 
     def save(self, data: pd.DataFrame) -> None:
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self._filepath.name}.", dir=self._filepath.parent)
-        os.close(fd)
-        try:
-            data.to_parquet(tmp, index=False)
-            os.replace(tmp, self._filepath)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(self._filepath) as handle:
+            data.to_parquet(handle, index=False)
 
     def _exists(self) -> bool:
         return self._filepath.exists()

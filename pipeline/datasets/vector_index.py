@@ -1,14 +1,16 @@
 """Faiss indexes per model version: ``<root>/<model_version>/{text,image}/`` plus a ``current`` pointer.
 
 Several model versions can be served side by side, so each version's indexes keep their own folder; the
-pointer names the version the pipeline built last (what the next incremental run starts from).
+pointer names the version the pipeline built last (what the next incremental run starts from). Each index folder
+is written to a staging folder and renamed into place (models/index.py) and the pointer is replaced atomically;
+with ``missing_ok`` a previous index that is missing or cannot be read (a run stopped mid-save, a damaged file)
+loads as None, so the node rebuilds it instead of failing every run.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,12 @@ from kedro.io import AbstractDataset
 
 from models.index import VectorIndex
 
+from .atomic import atomic_write, remove_leftovers
+
+logger = logging.getLogger(__name__)
+
 POINTER = "current.json"
+NAMES = ("text", "image")
 
 
 class VectorIndexes(AbstractDataset[dict, dict]):
@@ -28,8 +35,14 @@ class VectorIndexes(AbstractDataset[dict, dict]):
         pointer = self._root / POINTER
         if self._missing_ok and not pointer.exists():
             return None
-        version = json.loads(pointer.read_text())["model_version"]
-        return {name: VectorIndex.load(self._root / version / name, mmap=False) for name in ("text", "image")}
+        try:
+            version = json.loads(pointer.read_text())["model_version"]
+            return {name: VectorIndex.load(self._root / version / name, mmap=False) for name in NAMES}
+        except Exception as exc:
+            if not self._missing_ok:
+                raise
+            logger.warning("the indexes under %s cannot be read (%s); they will be rebuilt", self._root, exc)
+            return None
 
     def save(self, data: dict[str, VectorIndex]) -> None:
         versions = {index.meta.model_version for index in data.values()}
@@ -37,11 +50,11 @@ class VectorIndexes(AbstractDataset[dict, dict]):
             raise ValueError(f"indexes of one set must share a model version, got {sorted(versions)}")
         version = versions.pop()
         for name, index in data.items():
-            index.save(self._root / version / name)
-        fd, tmp = tempfile.mkstemp(dir=self._root, prefix=".current.")
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"model_version": version}, handle)
-        os.replace(tmp, self._root / POINTER)
+            folder = self._root / version / name
+            remove_leftovers(folder)  # staging (.<name>.*) and .<name>.old folders of an interrupted save
+            index.save(folder)
+        with atomic_write(self._root / POINTER) as handle:
+            handle.write(json.dumps({"model_version": version}).encode())
 
     def _exists(self) -> bool:
         return (self._root / POINTER).exists()

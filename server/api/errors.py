@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from server.services.features import FeatureStoreUnavailableError
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,6 +40,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(_body(exc.code, exc.message, **exc.extra), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(FeatureStoreUnavailableError)
+    async def store_unavailable(request: Request, exc: FeatureStoreUnavailableError) -> JSONResponse:
+        return JSONResponse(_body("not_ready", exc.message), status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

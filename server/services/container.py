@@ -1,9 +1,17 @@
 """The long-lived services of the app, opened lazily so a missing artifact gives ``readyz`` = false,
-not a crash loop."""
+not a crash loop.
+
+A service that cannot be opened is retried on the next request (nothing caches a failure), and an open one
+whose files were deleted or replaced since is dropped and reopened, so restoring the files or re-running the
+pipeline makes the server ready again without a restart. Problems name the file (relative to the project root)
+and what to do.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -13,6 +21,16 @@ from server.services.feedback import FeedbackStore
 from server.services.model_pool import ModelPool
 
 logger = logging.getLogger(__name__)
+
+REGISTRY_TABLES = ("registered_models", "model_versions", "registered_model_aliases")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 class Services:
@@ -25,8 +43,46 @@ class Services:
         self._features: FeatureReader | None = None
         self._feedback: FeedbackStore | None = None
         self._lock = threading.Lock()
+        self._registry_file: tuple[Path, tuple[int, int] | None] | None = None  # the SQLite registry, as opened
+
+    def shown(self, path: Path | str) -> str:
+        """A path as messages give it: relative to the project root when inside it."""
+        path = Path(path)
+        root = Path(self.settings.project_root)
+        for base in (root, root.resolve()):
+            if path.is_relative_to(base):
+                return path.relative_to(base).as_posix()
+        return str(path)
+
+    def _registry_db(self) -> Path | None:
+        uri = self.settings.resolved_registry_uri
+        return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+    def _check_registry_db(self, db: Path) -> None:
+        """The SQLite registry exists and is MLflow's (never created or changed here: read-only)."""
+        rebuild = "run the pipeline (make pipeline) or restore the file"
+        if not db.is_file():
+            raise FileNotFoundError(f"the model registry {self.shown(db)} is missing: {rebuild}")
+        try:
+            conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise ValueError(f"the model registry {self.shown(db)} cannot be read ({exc}): {rebuild}") from None
+        if not set(REGISTRY_TABLES) <= tables:
+            raise ValueError(f"the model registry {self.shown(db)} holds no registered models: {rebuild}")
 
     def pool(self) -> ModelPool | None:
+        pool = self._pool
+        if pool is not None and self._registry_file is not None:
+            db, known = self._registry_file
+            if _identity(db) != known:  # deleted or replaced: the open client would read a stale or empty file
+                with self._lock:
+                    if self._pool is pool:
+                        logger.warning("model registry %s was deleted or replaced; reopening it", self.shown(db))
+                        self._pool = None
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
@@ -34,10 +90,11 @@ class Services:
                         from models.registry import Registry
 
                         s = self.settings
-                        uri = s.resolved_registry_uri
-                        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-                            raise FileNotFoundError(f"no model registry at {uri}: run the pipeline (make pipeline)")
-                        registry = Registry(uri, s.path(s.registry_artifacts), s.model_name)
+                        db = self._registry_db()
+                        if db is not None:
+                            self._check_registry_db(db)
+                            self._registry_file = (db, _identity(db))
+                        registry = Registry(s.resolved_registry_uri, s.path(s.registry_artifacts), s.model_name)
                         self._pool = ModelPool(
                             registry,
                             s.path(s.index_root),
@@ -46,21 +103,34 @@ class Services:
                             idle_ttl_s=s.pool_idle_ttl_s,
                             alias_refresh_s=s.alias_refresh_s,
                             threads=s.onnx_threads,
+                            shown=self.shown,
                         )
+                        self.pool_problem = ""
                     except Exception as exc:  # noqa: BLE001 - reported through readyz and 503s
-                        self.pool_problem = f"model registry unavailable: {exc}"
-                        logger.error(self.pool_problem)
+                        problem = f"model registry unavailable: {exc}"
+                        if problem != self.pool_problem:  # retried on every request: logged once per problem
+                            logger.error(problem)
+                        self.pool_problem = problem
         return self._pool
 
     def features(self) -> FeatureReader | None:
+        reader = self._features
+        if reader is not None and not reader.usable():  # a read failed, or its files were deleted or replaced
+            with self._lock:
+                if self._features is reader:
+                    logger.warning("feature store %s changed or failed; reopening it", self.shown(reader.root))
+                    self._features = None
         if self._features is None:
             with self._lock:
                 if self._features is None:
                     try:
-                        self._features = FeatureReader(self.settings.path(self.settings.feature_store))
+                        self._features = FeatureReader(self.settings.path(self.settings.feature_store), self.shown)
+                        self.features_problem = ""
                     except Exception as exc:  # noqa: BLE001
-                        self.features_problem = f"feature store unavailable: {exc}"
-                        logger.error(self.features_problem)
+                        problem = f"feature store unavailable: {exc}"
+                        if problem != self.features_problem:
+                            logger.error(problem)
+                        self.features_problem = problem
         return self._features
 
     def feedback(self) -> FeedbackStore | None:

@@ -1,8 +1,18 @@
-"""Image metadata, thumbnails and descriptions, read only from the Feast online store."""
+"""Image metadata, thumbnails and descriptions, read only from the Feast online store.
+
+The store's files are checked when the reader opens (the Feast registry parses and names our views, the SQLite
+online store has their tables), so a missing or corrupt file is a clear "not ready" with the file named, not an
+error on the first query. A reader whose files were replaced or deleted since (a re-run pipeline, a restore),
+or whose read failed, reports itself unusable and the service container opens a fresh one: repairs take effect
+without a restart.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import sqlite3
 import sys
 import threading
 from dataclasses import dataclass
@@ -12,8 +22,24 @@ from typing import Any
 from feature_repo import schema as views
 from feature_repo.schema import DESCRIPTION_FEATURES, METADATA_FEATURES
 
+logger = logging.getLogger(__name__)
+
 METADATA = list(METADATA_FEATURES)
 DESCRIPTION = list(DESCRIPTION_FEATURES)
+PROJECT = "glimpse"  # the Feast project (feature_repo/store.py); online tables are named <project>_<view>
+SERVED_VIEWS = (views.METADATA, views.THUMBNAIL, views.DESCRIPTION)  # what the server reads
+OFFLINE_VIEWS = (views.METADATA, views.THUMBNAIL, views.EMBEDDING, views.DESCRIPTION)  # what publish writes
+REBUILD = "re-run the pipeline (make pipeline, or: kedro run --pipelines publish) to rebuild it"
+PROBE_ID = "0" * 32
+
+
+class FeatureStoreUnavailableError(RuntimeError):
+    """The feature store cannot be read: answered 503 ``not_ready`` (server/api/errors.py); the reader is
+    replaced on the next request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _keep_torch_out() -> None:
@@ -31,21 +57,99 @@ class ImageRecord:
     description: dict[str, Any]
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 class FeatureReader:
-    def __init__(self, root: Path) -> None:
-        if not (Path(root) / "registry.db").exists():
-            raise FileNotFoundError(f"no feature store at {root}: run the pipeline (make pipeline)")
-        _keep_torch_out()
+    """``root`` holds registry.db, online.db and offline/; ``shown`` turns a path into the text messages use
+    (relative to the project, so a client-facing 503 does not spell out the server's folders)."""
+
+    def __init__(self, root: Path, shown=None) -> None:
+        self.root = Path(root)
+        self._shown = shown or str
+        _keep_torch_out()  # before the first Feast import (the registry check parses Feast's protobuf)
+        self.registry_path = self.root / "registry.db"
+        self.online_path = self.root / "online.db"
+        self._check_registry()
+        self._check_online()
+        self._files = {p: _identity(p) for p in (self.registry_path, self.online_path)}
+        self._broken = False
         from feature_repo.store import open_store
 
-        self._store = open_store(root)
+        self._store = open_store(self.root)
         self._lock = threading.Lock()
 
+    # ---------------------------------------------------------------- checks at open
+    def _check_registry(self) -> None:
+        where = self._shown(self.registry_path)
+        if not self.registry_path.is_file():
+            raise FileNotFoundError(f"the feature store registry {where} is missing: {REBUILD}")
+        from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto
+
+        proto = RegistryProto()
+        try:
+            proto.ParseFromString(self.registry_path.read_bytes())
+        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError, an unreadable file
+            raise ValueError(f"the feature store registry {where} cannot be read ({exc}): {REBUILD}") from None
+        names = {v.spec.name for v in proto.feature_views if v.spec.project == PROJECT}
+        missing = [v for v in SERVED_VIEWS if v not in names]
+        if missing:
+            raise ValueError(f"the feature store registry {where} does not define {', '.join(missing)}: {REBUILD}")
+
+    def _check_online(self) -> None:
+        where = self._shown(self.online_path)
+        if not self.online_path.is_file():
+            raise FileNotFoundError(f"the feature store's online database {where} is missing: {REBUILD}")
+        try:
+            # read-only: opening must never create or change the file (sqlite3.connect would create it)
+            conn = sqlite3.connect(f"{self.online_path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise ValueError(f"the feature store's online database {where} cannot be read ({exc}): {REBUILD}") from None
+        missing = [v for v in SERVED_VIEWS if f"{PROJECT}_{v}" not in tables]
+        if missing:
+            raise ValueError(
+                f"the feature store's online database {where} has no table for {', '.join(missing)}: {REBUILD}"
+            )
+
+    def usable(self) -> bool:
+        """False once a read failed or a store file was deleted or replaced since this reader opened it."""
+        return not self._broken and all(_identity(p) == known for p, known in self._files.items())
+
+    def offline_missing(self) -> list[str]:
+        """Offline tables publish writes that are absent. The server never reads them (queries use the online
+        store), so they do not make it unready; the pipeline's next publish rebuilds them."""
+        offline = self.root / "offline"
+        return [
+            self._shown(offline / f"{v}.parquet") for v in OFFLINE_VIEWS if not (offline / f"{v}.parquet").is_file()
+        ]
+
+    # ---------------------------------------------------------------- reads
     def _read(self, features: list[str], ids: list[str]) -> dict[str, list]:
-        with self._lock:  # the SQLite online store connection is not shared across threads safely
-            return self._store.get_online_features(
-                features=features, entity_rows=[{"image_id": i} for i in ids]
-            ).to_dict()
+        try:
+            with self._lock:  # the SQLite online store connection is not shared across threads safely
+                return self._store.get_online_features(
+                    features=features, entity_rows=[{"image_id": i} for i in ids]
+                ).to_dict()
+        except Exception as exc:  # noqa: BLE001 - sqlite, protobuf, Feast: the store is unusable as it is
+            self._broken = True
+            logger.error("feature store read failed (%s: %s); it will be reopened", type(exc).__name__, exc)
+            raise FeatureStoreUnavailableError(
+                f"the feature store {self._shown(self.root)} cannot be read right now; it is reopened on the next "
+                f"request (if this persists, {REBUILD})"
+            ) from None
+
+    def probe(self) -> None:
+        """One real online read (of an id that is never stored); FeatureStoreUnavailableError when it fails."""
+        self._read([f"{views.METADATA}:path"], [PROBE_ID])
 
     def records(self, ids: list[str]) -> list[ImageRecord | None]:
         """Metadata and description per id, ``None`` for ids the store does not know."""

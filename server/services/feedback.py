@@ -8,11 +8,14 @@ A vote that repeats the same session's latest vote on the same result of the sam
 Next to the votes, ``served`` counts the searches each model version answered per day (added in batches by
 server/services/served.py): the denominators of the per-version feedback rates an A/B comparison needs.
 A database that cannot be opened, read or written raises :class:`FeedbackUnavailableError`; nothing here ever
-deletes, truncates or recreates an existing file.
+deletes, truncates or recreates an existing file. A full disk fails the write's transaction, which is rolled back:
+the votes already acknowledged stay, the refused one is not stored (the route answers 503), and writes work
+again once there is space (tests/server/test_full_disk.py).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -65,6 +68,30 @@ class FeedbackUnavailableError(RuntimeError):
 
     #: What a client is told (the exception's own text names server paths and belongs in the log).
     public_message = "votes cannot be recorded right now: the feedback store cannot be opened or written"
+    disk_full_message = (
+        "votes cannot be recorded right now: the server's disk is full. Your vote was not saved; please try again later"
+    )
+
+    def __init__(self, message: str, *, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+        if disk_full:
+            self.public_message = self.disk_full_message
+
+
+DISK_FULL_BELOW = 1 << 20  # after a failed write, less free space than this (bytes) is called a full disk
+
+
+def _disk_full(exc: BaseException, folder: Path) -> bool:
+    """SQLite's SQLITE_FULL, or any I/O error while the folder's file system has (almost) no space left
+    (SQLite reports a full disk met while sizing its shared-memory file as SQLITE_IOERR_SHMSIZE)."""
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+        return True
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < DISK_FULL_BELOW
 
 
 class Recorded(NamedTuple):
@@ -111,7 +138,9 @@ class FeedbackStore:
             raise FeedbackUnavailableError(f"{self.path} is a database of something else; not touching it")
 
     def _unavailable(self, action: str, exc: BaseException) -> FeedbackUnavailableError:
-        return FeedbackUnavailableError(f"cannot {action} the feedback database {self.path}: {exc}")
+        full = _disk_full(exc, self.path.parent)
+        reason = f"{exc} (the disk is full)" if full else str(exc)
+        return FeedbackUnavailableError(f"cannot {action} the feedback database {self.path}: {reason}", disk_full=full)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

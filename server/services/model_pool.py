@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,8 +75,10 @@ class ModelPool:
         idle_ttl_s: float = 900.0,
         alias_refresh_s: float = 2.0,
         threads: int = 2,
+        shown: Callable[[Path], str] = str,
     ) -> None:
         self.registry = registry
+        self._shown = shown  # how messages give a path (the container: relative to the project root)
         self.index_root = Path(index_root)
         self.max_models = max_models
         self.memory_budget_bytes = memory_budget_bytes
@@ -86,6 +89,7 @@ class ModelPool:
         self._aliases: dict[str, tuple[float, str]] = {}
         self._lock = threading.RLock()
         self._loading: dict[str, threading.Lock] = {}
+        self._reported: dict[str, str] = {}  # version → the load failure last logged (logged once, not per request)
         self.evictions = 0
 
     # ---------------------------------------------------------------- names
@@ -135,33 +139,66 @@ class ModelPool:
                 self._evict(keep=version)
             return model
 
+    def _load_index(self, entry: ModelVersion, folder: Path) -> VectorIndex:
+        """One of the version's indexes; a missing or unreadable one is a ModelLoadError naming the folder and
+        the fix (the Faiss error, with its C++ signature, goes to the log only)."""
+        rebuild = "rebuild it with: kedro run --pipelines index (or make pipeline)"
+        try:
+            return VectorIndex.load(folder)
+        except FileNotFoundError as exc:
+            self._report(entry.version, f"index {folder} incomplete: {exc}")
+            raise ModelLoadError(
+                f"model version {entry.version} cannot be served: its index {self._shown(folder)} is missing or "
+                f"incomplete; {rebuild}"
+            ) from exc
+        except Exception as exc:  # faiss (RuntimeError), numpy, JSON: a damaged file either way
+            self._report(entry.version, f"index {folder} unreadable: {exc}")
+            raise ModelLoadError(
+                f"model version {entry.version} cannot be served: its index {self._shown(folder)} cannot be read "
+                f"(truncated or corrupt); {rebuild}"
+            ) from exc
+
+    def _report(self, version: str, detail: str) -> None:
+        """Log why a version failed to load, once per distinct cause (loads are retried on every request)."""
+        if self._reported.get(version) != detail:
+            self._reported[version] = detail
+            logger.error("model pool: version %s: %s", version, detail)
+
     def _load(self, entry: ModelVersion) -> LoadedModel:
         started = time.perf_counter()
         try:
             bundle_dir = self.registry.bundle_path(entry)
             manifest = BundleManifest.load(bundle_dir)
-            index_dir = self.index_root / manifest.version
-            text_index = VectorIndex.load(index_dir / "text")
-            image_index = VectorIndex.load(index_dir / "image")
         except (FileNotFoundError, ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"model version {entry.version} cannot be served: {exc}") from exc
+        index_dir = self.index_root / manifest.version
+        text_index = self._load_index(entry, index_dir / "text")
+        image_index = self._load_index(entry, index_dir / "image")
         for index in (text_index, image_index):
             if index.meta.model_version != manifest.version:
                 built_for, bundle = index.meta.model_version, manifest.version
                 raise ModelLoadError(f"model version {entry.version}: index built for {built_for}, bundle is {bundle}")
-        text = OnnxTextEncoder(bundle_dir, threads=self.threads)
+        try:
+            text = OnnxTextEncoder(bundle_dir, threads=self.threads)
+            image = OnnxImageEncoder(bundle_dir, threads=self.threads)
+        except Exception as exc:  # ONNX Runtime's own errors for a missing or damaged model file
+            self._report(entry.version, f"ONNX bundle {bundle_dir} unreadable: {exc}")
+            raise ModelLoadError(
+                f"model version {entry.version} cannot be served: its ONNX files in {self._shown(bundle_dir)} "
+                "cannot be loaded (missing or corrupt); restore them or register the bundle again"
+            ) from exc
         try:
             adapter = load_adapter(bundle_dir, text.dim)  # only text queries: image queries use the image space
         except ValueError as exc:
             raise ModelLoadError(f"model version {entry.version} cannot be served: {exc}") from exc
         if adapter is not None:
             text = AdaptedTextEncoder(text, adapter)
-        image = OnnxImageEncoder(bundle_dir, threads=self.threads)
         if text_index.meta.dim != text.dim:
             raise ModelLoadError(
                 f"model version {entry.version}: index has {text_index.meta.dim} dims, encoder {text.dim}"
             )
         size = _files_size(bundle_dir) + _files_size(index_dir)
+        self._reported.pop(entry.version, None)
         logger.info(
             "model pool: loaded version %s (%s) in %.2f s", entry.version, entry.spec, time.perf_counter() - started
         )

@@ -157,7 +157,8 @@ def test_an_idle_connection_is_closed(server):
         started = time.monotonic()
         answer = read_all(conn)  # never send anything
         waited = time.monotonic() - started
-    assert status_of(answer) == 408 and HEADER_TIMEOUT_S <= waited < HEADER_TIMEOUT_S + 5
+    # The deadline runs from the moment uvicorn accepted the connection, a hair before connect() returns here.
+    assert status_of(answer) == 408 and HEADER_TIMEOUT_S - 0.1 <= waited < HEADER_TIMEOUT_S + 5
 
 
 def test_a_keep_alive_connection_serves_several_requests_in_time(server):

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from models.bundle import FORMAT, BundleManifest
+from pipeline.datasets.atomic import remove_leftovers
 from pipeline.partitions import map_partitions, per_process, split, worker_threads
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ def export_model(params: dict[str, Any]) -> dict[str, Any]:
     """Export the configured encoder once; later runs reuse the bundle unless ``force_export`` is set."""
     spec = params["spec"]
     folder = bundle_folder(params["bundle_root"], spec)
+    remove_leftovers(folder)  # the staging folder of an export that was killed (it never became the bundle)
     if not params.get("force_export") and (folder / "manifest.json").exists():
         manifest = BundleManifest.load(folder)
         if manifest.spec == spec and manifest.format == FORMAT:

@@ -92,7 +92,17 @@ def ingest_images(
     previous_rejects = _ensure(previous_rejects, REJECT_COLUMNS)
     previous_images = _ensure(previous_images, IMAGE_COLUMNS)
 
-    known_files = _by_key(previous_files)
+    # The node's three tables are saved one after the other, so a run killed between two saves leaves a files
+    # table that knows files whose images row was never written. Only a file whose image is in the images table
+    # is known; any other is read again.
+    trusted = previous_files["image_id"].isin(previous_images["image_id"])
+    if not trusted.all():
+        logger.warning(
+            "ingest: %d files of the previous scan have no row in the images table (a run stopped between saves); "
+            "reading them again",
+            int((~trusted).sum()),
+        )
+    known_files = _by_key(previous_files[trusted])
     known_rejects = _by_key(previous_rejects)
     file_rows: list[dict[str, Any]] = []
     reject_rows: list[dict[str, Any]] = []

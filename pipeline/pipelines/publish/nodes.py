@@ -1,11 +1,14 @@
 """Publish: write the feature tables to the Feast offline store (parquet), apply the definitions and
-materialise them into the online store (SQLite). A publish of unchanged inputs does nothing."""
+materialise them into the online store (SQLite). A publish of unchanged inputs does nothing, as long as the
+store's files are all there and readable: a deleted or damaged file is rebuilt by the next run (the store holds
+only what the pipeline's own tables can produce again)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +20,71 @@ from feature_repo import schema as views
 from pipeline.source_notes import read_source_notes
 
 logger = logging.getLogger(__name__)
+
+PROJECT = "glimpse"  # feature_repo/store.py; Feast names the online tables <project>_<view>
+VIEWS = (views.METADATA, views.THUMBNAIL, views.EMBEDDING, views.DESCRIPTION)
+
+
+def _registry_problem(path: Path) -> str | None:
+    """Why Feast's registry file cannot be used, or None. Checked without importing Feast (seconds of imports
+    on a run that has nothing to publish): the file must be well-formed protobuf and name every view."""
+    from google.protobuf import empty_pb2
+
+    if not path.is_file():
+        return "missing"
+    data = path.read_bytes()
+    try:
+        empty_pb2.Empty().ParseFromString(data)  # walks the wire format; every field is "unknown" to Empty
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError
+        return f"not readable ({exc})"
+    missing = [v for v in VIEWS if v.encode() not in data]
+    return f"does not define {', '.join(missing)}" if missing else None
+
+
+def _online_problem(path: Path) -> str | None:
+    """Why the SQLite online store cannot be used, or None (opened read-only: never created here)."""
+    if not path.is_file():
+        return "missing"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"not readable ({exc})"
+    missing = [v for v in VIEWS if f"{PROJECT}_{v}" not in tables]
+    return f"has no table for {', '.join(missing)}" if missing else None
+
+
+def store_problems(root: Path) -> list[str]:
+    """What is missing or unreadable in a published store (empty: the store is whole)."""
+    from feature_repo.store import offline_dir
+
+    problems = [
+        f"{offline_dir(root) / f'{v}.parquet'} missing"
+        for v in VIEWS
+        if not (offline_dir(root) / f"{v}.parquet").is_file()
+    ]
+    for path, problem in (
+        (root / "registry.db", _registry_problem(root / "registry.db")),
+        (root / "online.db", _online_problem(root / "online.db")),
+    ):
+        if problem:
+            problems.append(f"{path} {problem}")
+    return problems
+
+
+def _remove_unreadable(root: Path) -> None:
+    """Feast cannot apply over a damaged registry nor materialise into a damaged database, and both hold only
+    derived data: a file that exists but cannot be read is deleted, and this publish writes it anew."""
+    for path, check in ((root / "registry.db", _registry_problem), (root / "online.db", _online_problem)):
+        problem = check(path) if path.exists() else None
+        if problem and problem.startswith("not readable"):
+            logger.warning("publish: %s is %s; deleting it, it is rebuilt now", path, problem)
+            path.unlink()
+            for suffix in ("-journal", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _fingerprint(images: pd.DataFrame, embeddings: pd.DataFrame, descriptions: pd.DataFrame, manifest: Path) -> str:
@@ -63,22 +131,28 @@ def publish_features(
 ) -> dict[str, Any]:
     manifest = Path(params["demo_manifest"])
     fingerprint = _fingerprint(images, embeddings, descriptions, manifest)
+    root = Path(params["store_root"]).resolve()
     if previous and previous.get("fingerprint") == fingerprint:
-        logger.info("publish: feature store already up to date (%s)", fingerprint)
-        return previous
+        problems = store_problems(root)
+        if not problems:
+            logger.info("publish: feature store already up to date (%s)", fingerprint)
+            return previous
+        logger.warning(
+            "publish: inputs unchanged but the store is not whole (%s); publishing again", "; ".join(problems)
+        )
     from feature_repo.definitions import definitions
     from feature_repo.store import offline_dir, open_store
+    from pipeline.datasets.atomic import atomic_write
 
     started = time.perf_counter()
-    root = Path(params["store_root"]).resolve()
     now = datetime.now(UTC)
     tables = feature_tables(images, embeddings, descriptions, manifest, now)
     offline = offline_dir(root)
     offline.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        tmp = offline / f".{name}.parquet.tmp"
-        table.to_parquet(tmp, index=False)
-        tmp.replace(offline / f"{name}.parquet")
+        with atomic_write(offline / f"{name}.parquet") as handle:
+            table.to_parquet(handle, index=False)
+    _remove_unreadable(root)
     store = open_store(root)
     objects = definitions(offline)
     store.apply(objects)
