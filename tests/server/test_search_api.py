@@ -3,8 +3,11 @@
 import io
 
 import pytest
+from fastapi.testclient import TestClient
 
+from server.main import create_app
 from tests.fixtures.images import encode, photo, png_bomb
+from tests.server.conftest import settings_for
 
 IMAGE_ID_LEN = 32
 
@@ -117,6 +120,19 @@ def test_image_search_by_id_excludes_the_query_image(client):
     body = response.json()
     assert body["query_image_id"] == top["image_id"]
     assert len(body["results"]) == 3 and top["image_id"] not in {r["image_id"] for r in body["results"]}
+
+
+def test_image_search_by_id_is_not_bound_by_the_upload_size_limit(project):
+    """A collection image larger than an upload may be is still a valid query by its id."""
+    folder, _ = project
+    with TestClient(create_app(settings_for(folder, max_upload_bytes=1024))) as small:
+        top = small.get("/api/search", params={"q": "photo", "k": 1}).json()["results"][0]
+        assert top["metadata"]["bytes"] > 1024
+        response = small.post("/api/search/image", data={"image_id": top["image_id"], "k": 2})
+        assert response.status_code == 200, response.text
+        upload = (folder / "data/01_raw/demo" / top["metadata"]["path"]).read_bytes()
+        refused = small.post("/api/search/image", files={"file": ("q.jpg", upload, "image/jpeg")})
+        assert refused.status_code == 413 and refused.json()["error"] == "upload_too_large"
 
 
 def test_image_search_by_upload_finds_the_same_image_first(client, project):
