@@ -52,6 +52,8 @@ RUN apt-get update \
 RUN useradd --create-home --no-log-init --uid 10001 --user-group glimpse
 # PYTHONPATH: the code under /app is the one imported everywhere (uvicorn, kedro and the Dask workers alike),
 # so paths the code derives from its own location point into /app, where conf/, client/ and data/ are.
+# MALLOC_ARENA_MAX=2: glibc's per-thread arenas otherwise let the server's RSS drift with the request threads
+# that decode uploads (bench/soak.py, README "Load and soak").
 ENV PATH=/opt/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/venv \
     PYTHONPATH=/app \
@@ -60,7 +62,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     KEDRO_DISABLE_TELEMETRY=true \
     DO_NOT_TRACK=1 \
     HF_HUB_OFFLINE=1 \
-    TRANSFORMERS_OFFLINE=1
+    TRANSFORMERS_OFFLINE=1 \
+    MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY pyproject.toml ./

@@ -86,11 +86,11 @@ pipeline: setup
 	echo "data step took $$(ms $$((t2 - t0))) s (collection $$(ms $$((t1 - t0))) s, kedro run $$(ms $$((t2 - t1))) s)"
 
 serve: setup
-	$(BIN)/uvicorn server.main:create_app --factory --http server.core.protocol:HTTP --host $(HOST) --port $(PORT)
+	MALLOC_ARENA_MAX=2 $(BIN)/uvicorn server.main:create_app --factory --http server.core.protocol:HTTP --host $(HOST) --port $(PORT)
 
 demo: pipeline
 	@echo "Serving Glimpse on http://$(HOST):$(PORT) (Ctrl-C to stop)"
-	$(BIN)/uvicorn server.main:create_app --factory --http server.core.protocol:HTTP --host $(HOST) --port $(PORT)
+	MALLOC_ARENA_MAX=2 $(BIN)/uvicorn server.main:create_app --factory --http server.core.protocol:HTTP --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest
@@ -101,6 +101,7 @@ bench: setup
 	$(BIN)/python bench/voice.py
 	$(BIN)/python bench/scaling.py
 	$(BIN)/python bench/indexes.py --sizes 100000
+	$(BIN)/python bench/soak.py
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///data/mlflow/mlflow.db --host $(HOST) --port 5000

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from server.core.protocol import server_command
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,18 +26,8 @@ def start(env: dict[str, str] | None = None, ready_timeout_s: float = 120.0) -> 
     """Start the server with ``env`` added to the environment; return it and its base URL once /readyz is 200.
     Exits the benchmark with a message if it dies or is not ready in time."""
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "server.main:create_app",
-        "--factory",
-        "--http",
-        "server.core.protocol:HTTP",
-    ]
-    cmd += ["--port", str(port)]
     server = subprocess.Popen(
-        [*cmd, "--log-level", "warning"],
+        [*server_command("127.0.0.1", port), "--log-level", "warning"],
         cwd=ROOT,
         env=os.environ | (env or {}),
         stdout=subprocess.DEVNULL,

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from server.core.protocol import server_command
+
 QUERIES = [
     "a red car",
     "a cat sleeping",
@@ -152,19 +154,7 @@ def http_load(seconds: float, concurrency: int) -> tuple[str, str, str, str]:
     port = free_port()
     env = os.environ | {"GLIMPSE_ONNX_THREADS": "1"}
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "server.main:create_app",
-            "--factory",
-            "--http",
-            "server.core.protocol:HTTP",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        [*server_command("127.0.0.1", port), "--log-level", "warning"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -66,6 +66,8 @@ import httpx
 import numpy as np
 import psutil
 
+from server.core.protocol import server_command
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search import QUERIES
 
@@ -247,16 +249,7 @@ def start_server(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "server.main:create_app",
-        "--factory",
-        "--http",
-        "server.core.protocol:HTTP",
-    ]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    cmd = [*server_command("127.0.0.1", port), "--log-level", "warning"]
     settings = {
         "GLIMPSE_PROJECT_ROOT": str(project),
         "GLIMPSE_COLLECTION_ROOT": str(collection),
@@ -865,7 +858,8 @@ def main() -> None:
         print(f"building the scratch project in {project} (kedro run over {collection}) …", flush=True)
         params = build_project(project, collection, logs)
         print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
-    env = {"GLIMPSE_ONNX_THREADS": str(args.onnx_threads)}
+    # As deployed (Dockerfile, Makefile): two malloc arenas. glibc alone allows 8 per core: MALLOC_ARENA_MAX=16 here.
+    env = {"GLIMPSE_ONNX_THREADS": str(args.onnx_threads), "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
     if args.alias_refresh is not None:
         env["GLIMPSE_ALIAS_REFRESH_S"] = str(args.alias_refresh)
     republish = {k: v for k, v in params.items() if k.startswith("publish.")}

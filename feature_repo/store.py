@@ -7,6 +7,7 @@ file describes the same store for the ``feast`` CLI.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 REPO_PATH = Path(__file__).resolve().parent
@@ -35,3 +36,13 @@ def open_store(root: Path):
 
 def offline_dir(root: Path) -> Path:
     return Path(root) / "offline"
+
+
+def sqlite_tables(path: Path) -> set[str]:
+    """The table names of a SQLite file, opened read-only: checking a store never creates or changes it
+    (``sqlite3.connect`` alone would create a missing file). Raises ``sqlite3.Error`` for a damaged file."""
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -60,3 +61,10 @@ class HTTP(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_deadline()
         super().connection_lost(exc)
+
+
+def server_command(host: str, port: int) -> list[str]:
+    """The command that serves the app as deployed (the Makefile and the Dockerfile run the same), for the tests
+    and benchmarks that start a real server."""
+    app = ["server.main:create_app", "--factory", "--http", f"{__name__}:HTTP"]
+    return [sys.executable, "-m", "uvicorn", *app, "--host", host, "--port", str(port)]

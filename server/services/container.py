@@ -10,27 +10,19 @@ and what to do.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 from pathlib import Path
 
+from feature_repo.store import sqlite_tables
 from server.core.config import Settings
-from server.services.features import FeatureReader
+from server.services.features import FeatureReader, file_identity
 from server.services.feedback import FeedbackStore
 from server.services.model_pool import ModelPool
 
 logger = logging.getLogger(__name__)
 
 REGISTRY_TABLES = ("registered_models", "model_versions", "registered_model_aliases")
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
 
 
 class Services:
@@ -64,11 +56,7 @@ class Services:
         if not db.is_file():
             raise FileNotFoundError(f"the model registry {self.shown(db)} is missing: {rebuild}")
         try:
-            conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            finally:
-                conn.close()
+            tables = sqlite_tables(db)
         except sqlite3.Error as exc:
             raise ValueError(f"the model registry {self.shown(db)} cannot be read ({exc}): {rebuild}") from None
         if not set(REGISTRY_TABLES) <= tables:
@@ -78,7 +66,7 @@ class Services:
         pool = self._pool
         if pool is not None and self._registry_file is not None:
             db, known = self._registry_file
-            if _identity(db) != known:  # deleted or replaced: the open client would read a stale or empty file
+            if file_identity(db) != known:  # deleted or replaced: the open client would read a stale or empty file
                 with self._lock:
                     if self._pool is pool:
                         logger.warning("model registry %s was deleted or replaced; reopening it", self.shown(db))
@@ -93,7 +81,7 @@ class Services:
                         db = self._registry_db()
                         if db is not None:
                             self._check_registry_db(db)
-                            self._registry_file = (db, _identity(db))
+                            self._registry_file = (db, file_identity(db))
                         registry = Registry(s.resolved_registry_uri, s.path(s.registry_artifacts), s.model_name)
                         self._pool = ModelPool(
                             registry,

@@ -21,6 +21,7 @@ from typing import Any
 
 from feature_repo import schema as views
 from feature_repo.schema import DESCRIPTION_FEATURES, METADATA_FEATURES
+from feature_repo.store import sqlite_tables
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ class ImageRecord:
     description: dict[str, Any]
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a file, ``None`` when it is gone: tells a file replaced under a running server."""
     try:
         stat = os.stat(path)
     except OSError:
@@ -77,7 +79,7 @@ class FeatureReader:
         self.online_path = self.root / "online.db"
         self._check_registry()
         self._check_online()
-        self._files = {p: _identity(p) for p in (self.registry_path, self.online_path)}
+        self._files = {p: file_identity(p) for p in (self.registry_path, self.online_path)}
         self._broken = False
         from feature_repo.store import open_store
 
@@ -106,12 +108,7 @@ class FeatureReader:
         if not self.online_path.is_file():
             raise FileNotFoundError(f"the feature store's online database {where} is missing: {REBUILD}")
         try:
-            # read-only: opening must never create or change the file (sqlite3.connect would create it)
-            conn = sqlite3.connect(f"{self.online_path.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            finally:
-                conn.close()
+            tables = sqlite_tables(self.online_path)
         except sqlite3.Error as exc:
             raise ValueError(f"the feature store's online database {where} cannot be read ({exc}): {REBUILD}") from None
         missing = [v for v in SERVED_VIEWS if f"{PROJECT}_{v}" not in tables]
@@ -122,7 +119,7 @@ class FeatureReader:
 
     def usable(self) -> bool:
         """False once a read failed or a store file was deleted or replaced since this reader opened it."""
-        return not self._broken and all(_identity(p) == known for p, known in self._files.items())
+        return not self._broken and all(file_identity(p) == known for p, known in self._files.items())
 
     def offline_missing(self) -> list[str]:
         """Offline tables publish writes that are absent. The server never reads them (queries use the online

@@ -125,7 +125,8 @@ def test_dockerfile_is_multi_stage_and_runs_unprivileged(stages: list[Stage]) ->
     assert "8000" in (final.last("EXPOSE") or "").split()
     command = healthcheck_command(final.last("HEALTHCHECK") or "")
     assert command[0] == "python" and "/healthz" in command[-1]
-    expected = ["uvicorn", "server.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+    protocol = ["--http", "server.core.protocol:HTTP"]  # the header deadline (server/core/protocol.py)
+    expected = ["uvicorn", "server.main:create_app", "--factory", *protocol, "--host", "0.0.0.0", "--port", "8000"]
     assert json.loads(final.last("CMD") or "[]") == expected
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from feature_repo import schema as views
+from feature_repo.store import sqlite_tables
 from pipeline.source_notes import read_source_notes
 
 logger = logging.getLogger(__name__)
@@ -46,11 +47,7 @@ def _online_problem(path: Path) -> str | None:
     if not path.is_file():
         return "missing"
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            conn.close()
+        tables = sqlite_tables(path)
     except sqlite3.Error as exc:
         return f"not readable ({exc})"
     missing = [v for v in VIEWS if f"{PROJECT}_{v}" not in tables]
