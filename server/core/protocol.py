@@ -55,8 +55,10 @@ class HTTP(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_header_deadline()  # the next request on this connection gets the same time
+        # The next request on this connection gets the same time, unless its headers are already in (a pipelined
+        # request uvicorn has just started: a deadline now would cut its response off).
+        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+            self._arm_header_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_deadline()

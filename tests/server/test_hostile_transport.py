@@ -169,6 +169,13 @@ def test_a_keep_alive_connection_serves_several_requests_in_time(server):
             time.sleep(HEADER_TIMEOUT_S * 0.6)  # each pause alone is within the deadline, all three are not
 
 
+def test_pipelined_requests_are_all_answered(server):
+    """Requests sent back to back on one connection: each is answered, and no header deadline cuts one off."""
+    request = b"GET /api/search?q=a+photo&k=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+    answer = exchange(server.address, request * 3 + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.count(b"HTTP/1.1 200 OK") == 4 and b"header_timeout" not in answer
+
+
 def test_a_symlink_out_of_the_collection_is_not_served(server, project):
     """An image whose file is replaced by a symlink to a file outside the collection root is refused."""
     folder, _ = project
