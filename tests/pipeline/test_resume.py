@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +35,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.fixtures.project import PROJECT_ROOT, prepare_project
+from tests.fixtures.project import PROJECT_ROOT, copy_inputs, prepare_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -74,15 +73,6 @@ def kedro_run(folder: Path, params: dict, kill: tuple | None = None) -> subproce
         cmd = [sys.executable, str(KILL_SWITCH), event, needle, str(nth), "--", *args]
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "PYTHONUNBUFFERED": "1"}
     return subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=600)
-
-
-def copy_inputs(source: Path, target: Path) -> None:
-    """The same configuration and photos (mtimes kept, so the listings match), nothing run."""
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(source / "pyproject.toml", target / "pyproject.toml")
-    shutil.copytree(source / "conf", target / "conf")
-    shutil.copytree(source / "data/01_raw", target / "data/01_raw")
-    (target / "models/onnx").mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(scope="module")

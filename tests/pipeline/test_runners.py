@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
 from pipeline.runners import DaskRunner, check_file_backed
-from tests.fixtures.project import prepare_project, run_pipeline
+from tests.fixtures.project import copy_inputs, prepare_project, run_pipeline
 
 BIN = Path(sys.executable).parent
 # Small partitions, so that ingest, embed and describe each cut the 10 photos into several pieces.
@@ -70,15 +69,6 @@ def test_a_local_cluster_runs_a_small_pipeline(tmp_path):
     )
     DaskRunner(n_workers=1).run(pipeline, catalog)
     assert json.loads((tmp_path / "b.json").read_text()) == {"n": 1}
-
-
-def copy_inputs(source: Path, target: Path) -> None:
-    """A second project with the same configuration and photos, nothing run."""
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(source / "pyproject.toml", target / "pyproject.toml")
-    shutil.copytree(source / "conf", target / "conf")
-    shutil.copytree(source / "data/01_raw", target / "data/01_raw")
-    (target / "models/onnx").mkdir(parents=True, exist_ok=True)
 
 
 def tables(folder: Path) -> dict[str, pd.DataFrame]:
