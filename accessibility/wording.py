@@ -21,7 +21,9 @@ _EXTENSION = re.compile(
     re.IGNORECASE,
 )
 _SPACE = re.compile(r"\s+")
+_TERMINAL_CODE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # an ANSI colour or cursor code
 _QUOTES = "\"'“”‘’"
+OPENERS = "\"'“‘(["  # what may open a text before its first letter
 _AN_BEFORE = ("hour", "honest", "honor", "honour", "heir")  # silent h
 _A_BEFORE = ("uni", "use", "usu", "ura", "ure", "uro", "uti", "eu", "ewe", "one ", "once")  # "y"/"w" sounds
 
@@ -65,7 +67,10 @@ def about_percent(probability: float) -> str:
 
 
 def capitalise(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    """The first letter a capital, after any quotes or brackets that open the text ("'sunset' by x" → "'Sunset'
+    by x"). A capital can be longer than its letter ("ß" → "SS"): measure after capitalising."""
+    start = len(text) - len(text.lstrip(OPENERS))
+    return text[:start] + text[start : start + 1].upper() + text[start + 1 :]
 
 
 def clean_text(text: object, limit: int = 160) -> str:
@@ -73,6 +78,7 @@ def clean_text(text: object, limit: int = 160) -> str:
     sentence, no surrounding quotes or final full stop, cut at a word boundary."""
     if not isinstance(text, str):
         return ""
+    text = _TERMINAL_CODE.sub("", text)  # "\x1b[31m" would leave "[31m" once its control character goes
     text = "".join(ch for ch in unicodedata.normalize("NFC", text) if unicodedata.category(ch)[0] != "C")
     text = _without_file_names(text)
     text = _unquote(_SPACE.sub(" ", text).strip())

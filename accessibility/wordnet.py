@@ -35,6 +35,7 @@ class WordNet:
             )
         self._synsets = dict(_parse(Path(data_noun)))
         self._depths: dict[int, int] = {}
+        self._by_lemma: dict[str, list[int]] | None = None
         self._counts = _sense_counts(Path(data_noun).with_name("cntlist.rev"))
 
     def __len__(self) -> int:
@@ -47,6 +48,41 @@ class WordNet:
             return self._synsets[key]
         except KeyError:
             raise KeyError(f"no WordNet noun synset {offset}") from None
+
+    def senses(self, word: str) -> list[int]:
+        """The noun synsets a word (or its plural) can mean, most common sense first."""
+        if self._by_lemma is None:
+            index: dict[str, list[int]] = {}
+            for offset, synset in self._synsets.items():
+                for lemma in synset.lemmas:
+                    index.setdefault(lemma.lower(), []).append(offset)
+            self._by_lemma = index
+        word = word.lower().strip()
+        forms = (
+            word,
+            word[:-1] if word.endswith("s") else "",
+            word[:-2] if word.endswith("es") else "",
+            word[:-3] + "man" if word.endswith("men") else "",  # women, firemen
+            word[:-3] if word.endswith("ren") else "",  # children
+        )
+        for form in forms:
+            if form and form in self._by_lemma:
+                return sorted(self._by_lemma[form], key=lambda o: -self._sense_count(o, form))
+        return []
+
+    def _sense_count(self, offset: int, lemma: str) -> int:
+        """How often ``lemma`` was tagged in this sense (SemCor): "cat" the animal 18, "cat" the guy 0."""
+        synset = self._synsets[offset]
+        for name, key in zip(synset.lemmas, synset.sense_keys, strict=False):
+            if name.lower() == lemma:
+                return self._counts.get(key, 0)
+        return 0
+
+    def is_a(self, word: str, concept: str) -> bool:
+        """Whether the most common sense of ``word`` is a kind of ``concept``'s ("astronaut" is a "person", "spaniel" a
+        "dog"): how a source that names an astronaut already mentions the person the detector found."""
+        wanted = set(self.senses(concept)[:1])
+        return bool(wanted) and any(wanted & set(self.ancestors(sense)) for sense in self.senses(word)[:1])
 
     def ancestors(self, offset: int | str) -> list[int]:
         """The synset and all its hypernyms, nearest first (breadth-first, each once)."""

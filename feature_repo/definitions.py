@@ -19,6 +19,8 @@ from feature_repo.schema import (
     INTEGER_FEATURES,
     METADATA,
     METADATA_FEATURES,
+    SIGHTING_FEATURES,
+    SIGHTINGS,
     THUMBNAIL,
 )
 
@@ -62,6 +64,7 @@ def definitions(offline_dir: Path) -> list:
         view(THUMBNAIL, [image], {"thumbnail": Bytes}, "JPEG thumbnail, longest side ≤ 256 px"),
         view(EMBEDDING, [image, model], {"embedding": Array(Float32)}, "shared text/image space, per model version"),
         view(DESCRIPTION, [image], DESCRIPTION_FIELDS, "alt text, long description and the evidence behind them"),
+        view(SIGHTINGS, [image], dict.fromkeys(SIGHTING_FEATURES, String), "objects detected and text read"),
     ]
 
 
@@ -93,4 +96,6 @@ def feedback_view(folder: Path) -> FeatureView:
 OFFLINE_DIR = Path(__file__).resolve().parents[1] / "data" / "07_feature_store" / "offline"
 if __name__ != "__main__":  # objects for `feast apply` run from this folder
     _objects = definitions(OFFLINE_DIR)
-    image_entity, model_entity, image_metadata, image_thumbnail, image_embedding, image_description = _objects
+    image_entity, model_entity, image_metadata, image_thumbnail, image_embedding, image_description, image_sightings = (
+        _objects
+    )

@@ -58,6 +58,7 @@ class IndexMeta:
     recall_at_10: float
     build_seconds: float
     factory: str
+    inputs: str = ""  # fingerprint of what else the vectors were built from (e.g. what was seen, blended in)
 
 
 class VectorIndex:
@@ -68,7 +69,12 @@ class VectorIndex:
 
     @classmethod
     def build(
-        cls, vectors: np.ndarray, ids: list[str] | np.ndarray, model_version: str, policy: IndexPolicy | None = None
+        cls,
+        vectors: np.ndarray,
+        ids: list[str] | np.ndarray,
+        model_version: str,
+        policy: IndexPolicy | None = None,
+        inputs: str = "",
     ) -> VectorIndex:
         policy = policy or IndexPolicy()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -97,7 +103,7 @@ class VectorIndex:
             index.add(vectors)
         seconds = time.perf_counter() - started
         recall = _recall_vs_exact(index, vectors) if kind != "flat" else 1.0
-        meta = IndexMeta(kind, dim, count, model_version, recall, round(seconds, 3), factory)
+        meta = IndexMeta(kind, dim, count, model_version, recall, round(seconds, 3), factory, inputs)
         return cls(index, np.asarray(list(ids), dtype=str), meta)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline
 
-from pipeline.pipelines import describe, embed, evaluate, feedback, index, ingest, publish, register, tune
+from pipeline.pipelines import describe, embed, evaluate, feedback, index, ingest, publish, register, see, tune
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -10,6 +10,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "ingest": ingest.create_pipeline(),
         "embed": embed.create_pipeline(),
         "index": index.create_pipeline(),
+        "see": see.create_pipeline(),
         "describe": describe.create_pipeline(),
         "publish": publish.create_pipeline(),
         "evaluate": evaluate.create_pipeline(),

@@ -1,4 +1,5 @@
-"""Faiss indexes per model version: ``<root>/<model_version>/{text,image}/`` plus a ``current`` pointer.
+"""Faiss indexes per model version: ``<root>/<model_version>/{text,image}/`` and the word index
+``<root>/<model_version>/words.sqlite`` (models/lexical.py), plus a ``current`` pointer.
 
 Several model versions can be served side by side, so each version's indexes keep their own folder; the
 pointer names the version the pipeline built last (what the next incremental run starts from). Each index folder
@@ -44,7 +45,15 @@ class VectorIndexes(AbstractDataset[dict, dict]):
             logger.warning("the indexes under %s cannot be read (%s); they will be rebuilt", self._root, exc)
             return None
 
-    def save(self, data: dict[str, VectorIndex]) -> None:
+    def save(self, data: dict) -> None:
+        """``data``: the VectorIndex per name, plus optionally ``words`` (a table of word documents) and
+        ``words_weights`` (its fusion weights: ``weight``, ``exact_weight``)."""
+        import pandas as pd
+
+        from models.lexical import WORDS_FILE, LexicalIndex
+
+        words, weights = data.get("words"), data.get("words_weights") or {}
+        data = {name: data[name] for name in NAMES if name in data}
         versions = {index.meta.model_version for index in data.values()}
         if len(versions) != 1:
             raise ValueError(f"indexes of one set must share a model version, got {sorted(versions)}")
@@ -53,6 +62,8 @@ class VectorIndexes(AbstractDataset[dict, dict]):
             folder = self._root / version / name
             remove_leftovers(folder)  # staging (.<name>.*) and .<name>.old folders of an interrupted save
             index.save(folder)
+        if isinstance(words, pd.DataFrame):
+            LexicalIndex.build(words.to_dict("records"), self._root / version / WORDS_FILE, **weights)
         with atomic_write(self._root / POINTER) as handle:
             handle.write(json.dumps({"model_version": version}).encode())
 

@@ -87,6 +87,9 @@ class Result(BaseModel):
     thumbnail_url: str
     metadata: dict[str, Any]
     description: Description
+    why: list[str] = Field(
+        default=[], description='Text search: why it matched, briefly ("2 people", \'text: "STOP"\'); may be empty'
+    )
 
 
 class ModelInfo(BaseModel):

@@ -29,7 +29,13 @@ METADATA = list(METADATA_FEATURES)
 DESCRIPTION = list(DESCRIPTION_FEATURES)
 PROJECT = "glimpse"  # the Feast project (feature_repo/store.py); online tables are named <project>_<view>
 SERVED_VIEWS = (views.METADATA, views.THUMBNAIL, views.DESCRIPTION)  # what the server reads
-OFFLINE_VIEWS = (views.METADATA, views.THUMBNAIL, views.EMBEDDING, views.DESCRIPTION)  # what publish writes
+OFFLINE_VIEWS = (  # what publish writes
+    views.METADATA,
+    views.THUMBNAIL,
+    views.EMBEDDING,
+    views.DESCRIPTION,
+    views.SIGHTINGS,
+)
 REBUILD = "re-run the pipeline (make pipeline, or: kedro run --pipelines publish) to rebuild it"
 PROBE_ID = "0" * 32
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from models.adapter import AdaptedTextEncoder, load_adapter
 from models.bundle import BundleManifest
 from models.index import VectorIndex
+from models.lexical import WORDS_FILE, LexicalIndex
 from models.registry import ModelVersion, Registry
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder
 
@@ -50,13 +51,22 @@ class LoadedModel:
     weak_threshold: float | None = None
     index_version: str = ""  # changes whenever the indexed images change; clients key their caches on it
     adapted: bool = False  # text queries go through a query adapter learned from feedback (models/adapter.py)
+    words: LexicalIndex | None = None  # word index fused with text search; None for versions built before it
     loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
+    _positions: dict[str, int] | None = field(default=None, repr=False)
+
+    def positions(self) -> dict[str, int]:
+        """Image id → row of the text index, built once per loaded version (word hits name ids)."""
+        if self._positions is None:
+            self._positions = {str(image_id): i for i, image_id in enumerate(self.text_index.ids)}
+        return self._positions
 
 
 def index_version(index: VectorIndex) -> str:
-    """A short hash of what an index holds (model version + image ids): equal content, equal version."""
-    digest = hashlib.sha256(index.meta.model_version.encode())
+    """A short hash of what an index holds (model version, what was blended in, image ids): equal content,
+    equal version."""
+    digest = hashlib.sha256((index.meta.model_version + index.meta.inputs).encode())
     digest.update("\n".join(index.ids.tolist()).encode())
     return digest.hexdigest()[:12]
 
@@ -139,6 +149,20 @@ class ModelPool:
                 self._evict(keep=version)
             return model
 
+    def _load_words(self, entry: ModelVersion, path: Path) -> LexicalIndex | None:
+        """The version's word index; absent (a version indexed before it existed): dense search alone."""
+        if not path.exists():
+            logger.info("model pool: version %s has no word index; text search is dense only", entry.version)
+            return None
+        try:
+            return LexicalIndex(path)
+        except (ValueError, OSError) as exc:
+            self._report(entry.version, f"word index {path} unreadable: {exc}")
+            raise ModelLoadError(
+                f"model version {entry.version} cannot be served: its word index {self._shown(path)} cannot be "
+                "read (truncated or corrupt); rebuild it with: kedro run --pipelines index (or make pipeline)"
+            ) from exc
+
     def _load_index(self, entry: ModelVersion, folder: Path) -> VectorIndex:
         """One of the version's indexes; a missing or unreadable one is a ModelLoadError naming the folder and
         the fix (the Faiss error, with its C++ signature, goes to the log only)."""
@@ -197,6 +221,7 @@ class ModelPool:
             raise ModelLoadError(
                 f"model version {entry.version}: index has {text_index.meta.dim} dims, encoder {text.dim}"
             )
+        words = self._load_words(entry, index_dir / WORDS_FILE)
         size = _files_size(bundle_dir) + _files_size(index_dir)
         self._reported.pop(entry.version, None)
         logger.info(
@@ -215,6 +240,7 @@ class ModelPool:
             threshold,
             index_version=index_version(text_index),
             adapted=adapter is not None,
+            words=words,
         )
 
     # ---------------------------------------------------------------- eviction

@@ -1,4 +1,5 @@
-"""Search: encode the query, search the version's index, attach metadata and descriptions."""
+"""Search: encode the query, search the version's index (fused with its word index for text), attach metadata,
+descriptions and why each result matched."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from models.lexical import reasons
 from server.services.features import FeatureReader
 from server.services.model_pool import LoadedModel
+
+CANDIDATES = 200  # dense candidates a text query's word matches are fused with
 
 
 def _results(
@@ -19,27 +23,67 @@ def _results(
     positions: np.ndarray,
     ids_of: np.ndarray,
     threshold: float | None = None,
+    query: str | None = None,
+    matched: dict[str, tuple[float, tuple[str, ...]]] | None = None,
 ) -> list[dict]:
-    """Result rows in rank order; ``weak`` marks scores below the version's calibrated threshold."""
+    """Result rows in rank order; ``weak`` marks dense scores below the version's calibrated threshold (a word
+    match is never weak); ``matched``: the fused score and the word-index fields per image id."""
+    matched = matched or {}
     hits = [(float(s), str(ids_of[p])) for s, p in zip(scores, positions, strict=True) if p >= 0]
     records = features.records([image_id for _, image_id in hits])
     out = []
-    for (score, image_id), record in zip(hits, records, strict=True):
+    for (dense, image_id), record in zip(hits, records, strict=True):
         if record is None:  # indexed but not (yet) published: skip rather than return a hole
             continue
+        score, fields = matched.get(image_id, (dense, ()))
+        evidence = record.description.get("evidence") or {}
         out.append(
             {
                 "rank": len(out) + 1,
                 "image_id": image_id,
                 "score": round(score, 4),
-                "weak": threshold is not None and score < threshold,
+                "weak": threshold is not None and dense < threshold and not fields,
                 "image_url": f"/api/images/{image_id}",
                 "thumbnail_url": f"/api/images/{image_id}/thumbnail",
                 "metadata": record.metadata,
                 "description": {"alt": record.description["alt"], "long": record.description["long"]},
+                "why": _why(query, evidence, fields) if query is not None else [],
             }
         )
     return out
+
+
+def _why(query: str, evidence: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
+    objects = [(o.get("name", ""), int(o.get("count", 0))) for o in evidence.get("said_objects") or []]
+    text = " ".join(t.get("text", "") for t in evidence.get("text") or [])
+    return reasons(query, objects, text, fields)
+
+
+def _fused(model: LoadedModel, query: str, scores: np.ndarray, positions: np.ndarray, k: int):
+    """The top ``k`` of the dense candidates and the word index's hits by fused score (models/fusion.py):
+    (dense scores, positions, {image id: (fused score, fields matched)})."""
+    index = model.text_index
+    hits = model.words.search(query, CANDIDATES)
+    if not hits:
+        return scores[:k], positions[:k], {}
+    dense = {int(p): float(s) for s, p in zip(scores, positions, strict=True) if p >= 0}
+    # a word match outside the dense candidates gets the weakest candidate's score: a lower bound of its own
+    floor = min(dense.values()) if dense and len(dense) < index.meta.count else 0.0
+    position_of = model.positions()
+    best = max(h.score for h in hits)
+    words = {position_of[h.image_id]: h for h in hits if h.image_id in position_of}
+    fused = dict(dense)
+    for p, hit in words.items():
+        fused[p] = dense.get(p, floor) + model.words.weight * hit.score / best
+        if hit.exact:  # the collection's own words or the text in the picture hold every query word
+            fused[p] += model.words.exact_weight
+    order = sorted(fused, key=lambda p: (-fused[p], -dense.get(p, floor)))[:k]
+    matched = {str(index.ids[p]): (fused[p], words[p].fields if p in words else ()) for p in order}
+    return (
+        np.array([dense.get(p, floor) for p in order], np.float32),
+        np.array(order, np.int64),
+        matched,
+    )
 
 
 def _model_info(model: LoadedModel) -> dict[str, Any]:
@@ -55,9 +99,12 @@ def search_text(model: LoadedModel, features: FeatureReader, query: str, k: int)
     started = time.perf_counter()
     vector = model.text.encode_texts([query])
     encoded = time.perf_counter()
-    scores, positions = model.text_index.search(vector, k)
+    scores, positions = model.text_index.search(vector, max(k, CANDIDATES) if model.words else k)
+    scores, positions, matched = (
+        _fused(model, query, scores[0], positions[0], k) if model.words else (scores[0], positions[0], {})
+    )
     searched = time.perf_counter()
-    results = _results(model, features, scores[0], positions[0], model.text_index.ids, model.weak_threshold)
+    results = _results(model, features, scores, positions, model.text_index.ids, model.weak_threshold, query, matched)
     done = time.perf_counter()
     return {
         "query": query,

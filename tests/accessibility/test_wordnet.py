@@ -47,3 +47,10 @@ def test_depth_and_unknown_offsets(wordnet):
 def test_missing_database_says_what_to_install(tmp_path):
     with pytest.raises(FileNotFoundError, match="wordnet-base"):
         WordNet(tmp_path / "data.noun")
+
+
+def test_is_a_follows_the_most_common_sense_and_plurals(wordnet):
+    assert all(wordnet.is_a(word, "person") for word in ("astronaut", "women", "children", "skier", "boys"))
+    assert not wordnet.is_a("cat", "person")  # "cat" is also slang for a guy, but not usually
+    assert wordnet.is_a("spaniels", "dog") and wordnet.is_a("puppy", "dog") and not wordnet.is_a("yak", "dog")
+    assert not wordnet.is_a("Eileen", "person") and not wordnet.is_a("", "person")

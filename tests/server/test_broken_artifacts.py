@@ -173,7 +173,7 @@ def test_missing_offline_tables_do_not_stop_queries_and_the_next_publish_rebuild
             ready = client.get("/readyz")
             assert ready.status_code == 200 and ready.json()["problems"] == []
             warnings = ready.json()["warnings"]
-            assert len(warnings) == 4 and all("kedro run --pipelines publish" in w for w in warnings)
+            assert len(warnings) == 5 and all("kedro run --pipelines publish" in w for w in warnings)
             assert "data/07_feature_store/offline/image_metadata.parquet" in " ".join(warnings)
             assert client.get("/api/search", params={"q": "a photo"}).status_code == 200
             run_pipeline(folder, params, pipelines=["publish"])  # inputs unchanged: it must still notice
@@ -181,6 +181,7 @@ def test_missing_offline_tables_do_not_stop_queries_and_the_next_publish_rebuild
                 "image_description.parquet",
                 "image_embedding.parquet",
                 "image_metadata.parquet",
+                "image_sightings.parquet",
                 "image_thumbnail.parquet",
             ]
             assert_ready_and_searching(client)

@@ -32,6 +32,7 @@ DESCRIPTION_COLUMNS = ["image_id", "signature", "alt", "long", "evidence"]
 def describe_images(
     images: pd.DataFrame,
     embeddings: pd.DataFrame,
+    sightings: pd.DataFrame,
     previous: pd.DataFrame,
     bundle: dict[str, Any],
     params: dict[str, Any],
@@ -43,6 +44,7 @@ def describe_images(
 
     notes = read_source_notes(params["source_manifest"])
     labels = _labels_by_image(embeddings, bundle)
+    seen = _sightings_by_image(sightings)
     spec = str(params.get("captioner") or "none").strip()
     previous = previous if set(DESCRIPTION_COLUMNS) <= set(previous.columns) else pd.DataFrame()
 
@@ -54,6 +56,7 @@ def describe_images(
                     bundle["version"] if image_id in labels else "-",
                     captioner_name,
                     notes.get(path, {}).get("description", ""),
+                    seen.get(image_id, {}).get("signature", "-"),
                 )
                 for image_id, path in zip(images["image_id"], images["path"], strict=True)
             ],
@@ -78,6 +81,7 @@ def describe_images(
             part,
             {i: labels[i] for i in part["image_id"] if i in labels},
             {p: notes[p] for p in part["path"] if p in notes},
+            {i: seen[i] for i in part["image_id"] if i in seen},
         )
         for part in split(todo, int(params.get("partition_size") or 256))
     ]
@@ -86,7 +90,7 @@ def describe_images(
         describe_partition,
         parts,
         desc="describe",
-        sizes=[len(part) for part, _, _ in parts],
+        sizes=[len(part) for part, *_ in parts],
         shared={
             "captioner_spec": spec if captioner is not None else "none",
             "batch_size": int(params.get("batch_size", 32)),
@@ -131,6 +135,19 @@ def _labels_by_image(embeddings: pd.DataFrame, bundle: dict[str, Any]) -> dict[s
     }
 
 
+def _sightings_by_image(sightings: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """What the see stage found per image: its objects and text lines (JSON) and a signature of their content,
+    so a description is redone when what was seen changes."""
+    if sightings is None or sightings.empty:
+        return {}
+    return {
+        image_id: {"objects": objects, "text_lines": lines, "signature": _signature(objects, lines)}
+        for image_id, objects, lines in zip(
+            sightings["image_id"], sightings["objects"], sightings["text_lines"], strict=True
+        )
+    }
+
+
 def _open_captioner(spec: str):
     """The configured captioner, or ``None`` — said once, with the reason, when it cannot be loaded."""
     if spec.lower() in ("", "none"):
@@ -145,19 +162,20 @@ def _open_captioner(spec: str):
 
 
 def describe_partition(
-    partition: tuple[pd.DataFrame, dict[str, list], dict[str, dict[str, str]]],
+    partition: tuple[pd.DataFrame, dict[str, list], dict[str, dict[str, str]], dict[str, dict[str, Any]]],
     *,
     captioner_spec: str,
     batch_size: int,
     workers: int,
     root: str,
 ) -> list[dict[str, Any]]:
-    """Describe one partition (images with their signatures, their labels and source notes); the describer,
-    WordNet and the captioner are loaded once per process."""
-    from accessibility.describer import Caption, Describer, Facts, load_reduced
+    """Describe one partition (images with their signatures, their labels, source notes and what the see stage
+    found); the describer, WordNet and the captioner are loaded once per process."""
+    from accessibility.describer import Caption, Describer, Facts, TextRead, load_reduced
     from accessibility.wordnet import default_wordnet
+    from models.detectors import Detection
 
-    todo, labels, notes = partition
+    todo, labels, notes, seen = partition
     describer = per_process(("describer",), lambda: Describer(default_wordnet()))
     captioner = per_process(("captioner", captioner_spec), lambda: _open_captioner(captioner_spec))
     folder = Path(root)
@@ -187,8 +205,21 @@ def describe_partition(
                     camera=row.camera if isinstance(row.camera, str) else None,
                     source_description=notes.get(row.path, {}).get("description") or None,
                 )
+                found = seen.get(row.image_id, {})
+                objects = [
+                    Detection(o["label"], float(o["score"]), tuple(o["box"]))
+                    for o in json.loads(found.get("objects") or "[]")
+                ]
+                text = [
+                    TextRead(t["text"], float(t["confidence"])) for t in json.loads(found.get("text_lines") or "[]")
+                ]
                 said = describer.describe(
-                    picture, labels.get(row.image_id, []), facts, Caption(caption, captioner.name) if caption else None
+                    picture,
+                    labels.get(row.image_id, []),
+                    facts,
+                    Caption(caption, captioner.name) if caption else None,
+                    objects=objects,
+                    text=text,
                 )
                 rows.append(
                     {

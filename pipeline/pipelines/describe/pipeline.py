@@ -13,6 +13,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 [
                     "images",
                     "image_embeddings",
+                    "image_sightings",
                     "image_descriptions_previous",
                     "model_bundle",
                     "params:describe",

@@ -10,7 +10,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 build_indexes,
-                ["image_embeddings", "model_bundle", "indexes_previous", "params:index"],
+                [
+                    "image_embeddings",
+                    "image_sightings",
+                    "image_descriptions",
+                    "model_bundle",
+                    "indexes_previous",
+                    "params:index",
+                ],
                 ["indexes", "index_summary"],
                 name="build_indexes",
             )

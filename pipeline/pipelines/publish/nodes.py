@@ -23,7 +23,7 @@ from pipeline.source_notes import read_source_notes
 logger = logging.getLogger(__name__)
 
 PROJECT = "glimpse"  # feature_repo/store.py; Feast names the online tables <project>_<view>
-VIEWS = (views.METADATA, views.THUMBNAIL, views.EMBEDDING, views.DESCRIPTION)
+VIEWS = (views.METADATA, views.THUMBNAIL, views.EMBEDDING, views.DESCRIPTION, views.SIGHTINGS)
 
 
 def _registry_problem(path: Path) -> str | None:
@@ -84,11 +84,19 @@ def _remove_unreadable(root: Path) -> None:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _fingerprint(images: pd.DataFrame, embeddings: pd.DataFrame, descriptions: pd.DataFrame, manifest: Path) -> str:
+def _fingerprint(
+    images: pd.DataFrame,
+    embeddings: pd.DataFrame,
+    descriptions: pd.DataFrame,
+    sightings: pd.DataFrame,
+    manifest: Path,
+) -> str:
     digest = hashlib.sha256()
     for value in pd.util.hash_pandas_object(images[["image_id", "path", "ingested_at"]], index=False):
         digest.update(int(value).to_bytes(8, "little"))
     for value in pd.util.hash_pandas_object(descriptions[["image_id", "signature"]], index=False):
+        digest.update(int(value).to_bytes(8, "little"))
+    for value in pd.util.hash_pandas_object(sightings[["image_id", "objects", "text_lines"]], index=False):
         digest.update(int(value).to_bytes(8, "little"))
     digest.update(",".join(sorted(set(embeddings["model_version"]))).encode())
     digest.update(str(len(embeddings)).encode())
@@ -98,7 +106,12 @@ def _fingerprint(images: pd.DataFrame, embeddings: pd.DataFrame, descriptions: p
 
 
 def feature_tables(
-    images: pd.DataFrame, embeddings: pd.DataFrame, descriptions: pd.DataFrame, manifest: Path, now: datetime
+    images: pd.DataFrame,
+    embeddings: pd.DataFrame,
+    descriptions: pd.DataFrame,
+    sightings: pd.DataFrame,
+    manifest: Path,
+    now: datetime,
 ) -> dict[str, pd.DataFrame]:
     """The offline-store tables, one per feature view."""
     notes = read_source_notes(manifest)
@@ -116,18 +129,38 @@ def feature_tables(
     vectors["event_timestamp"] = pd.Timestamp(now)
     described = descriptions[descriptions["image_id"].isin(images["image_id"])]
     texts = described[["image_id", *views.DESCRIPTION_FEATURES]].assign(event_timestamp=pd.Timestamp(now))
-    return {views.METADATA: metadata, views.THUMBNAIL: thumbnails, views.EMBEDDING: vectors, views.DESCRIPTION: texts}
+    seen = sightings[sightings["image_id"].isin(images["image_id"])][["image_id", "objects", "text_lines", "text"]]
+    seen = seen.assign(counts=[_counts(o) for o in seen["objects"]], event_timestamp=pd.Timestamp(now))
+    return {
+        views.METADATA: metadata,
+        views.THUMBNAIL: thumbnails,
+        views.EMBEDDING: vectors,
+        views.DESCRIPTION: texts,
+        views.SIGHTINGS: seen[["image_id", *views.SIGHTING_FEATURES, "event_timestamp"]],
+    }
+
+
+def _counts(objects_json: str) -> str:
+    """{"person": 2, "dog": 1} from the confident detections, the way the descriptions count them."""
+    from accessibility.objects import SURE
+
+    counts: dict[str, int] = {}
+    for found in json.loads(objects_json or "[]"):
+        if found["score"] >= SURE:
+            counts[found["label"]] = counts.get(found["label"], 0) + 1
+    return json.dumps(dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
 def publish_features(
     images: pd.DataFrame,
     embeddings: pd.DataFrame,
     descriptions: pd.DataFrame,
+    sightings: pd.DataFrame,
     previous: dict[str, Any] | None,
     params: dict[str, Any],
 ) -> dict[str, Any]:
     manifest = Path(params["demo_manifest"])
-    fingerprint = _fingerprint(images, embeddings, descriptions, manifest)
+    fingerprint = _fingerprint(images, embeddings, descriptions, sightings, manifest)
     root = Path(params["store_root"]).resolve()
     if previous and previous.get("fingerprint") == fingerprint:
         problems = store_problems(root)
@@ -143,7 +176,7 @@ def publish_features(
 
     started = time.perf_counter()
     now = datetime.now(UTC)
-    tables = feature_tables(images, embeddings, descriptions, manifest, now)
+    tables = feature_tables(images, embeddings, descriptions, sightings, manifest, now)
     offline = offline_dir(root)
     offline.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():

@@ -10,7 +10,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 publish_features,
-                ["images", "image_embeddings", "image_descriptions", "publication_previous", "params:publish"],
+                [
+                    "images",
+                    "image_embeddings",
+                    "image_descriptions",
+                    "image_sightings",
+                    "publication_previous",
+                    "params:publish",
+                ],
                 "publication",
                 name="publish_features",
             )

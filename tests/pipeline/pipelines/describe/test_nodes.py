@@ -58,10 +58,29 @@ def collection(tmp_path):
     return images, embeddings, {"version": "v1", "folder": str(bundle_folder)}, params, {"root": str(root)}
 
 
-def run(collection, previous=None, **overrides):
+NO_SIGHTINGS = pd.DataFrame(columns=["image_id", "signature", "objects", "text_lines", "text"])
+
+
+def sightings(rows: dict[str, tuple[list[dict], list[dict]]]) -> pd.DataFrame:
+    """A see-stage table: {image_id: (objects, text lines)}."""
+    return pd.DataFrame(
+        [
+            {"image_id": i, "signature": "s", "objects": json.dumps(o), "text_lines": json.dumps(t), "text": ""}
+            for i, (o, t) in rows.items()
+        ]
+    )
+
+
+def run(collection, previous=None, seen=None, **overrides):
     images, embeddings, bundle, params, ingest = collection
     return describe_images(
-        images, embeddings, pd.DataFrame() if previous is None else previous, bundle, params | overrides, ingest
+        images,
+        embeddings,
+        NO_SIGHTINGS if seen is None else seen,
+        pd.DataFrame() if previous is None else previous,
+        bundle,
+        params | overrides,
+        ingest,
     )
 
 
@@ -69,7 +88,8 @@ def test_every_image_is_described(collection):
     out = run(collection).set_index("image_id")
     assert len(out) == 3 and (out["alt"].str.len() > 0).all() and (out["long"].str.len() > 0).all()
     first, second, third = (out.loc[f"{i:032x}"] for i in range(3))
-    assert first["alt"].startswith("Probably a cat")
+    assert first["alt"].startswith("Three cats on")  # the collection's own words lead
+    assert "It is probably a cat" in first["long"]
     assert "Taken on 4 May 2011 with an Acme Cam" in first["long"] and "Three cats on" in first["long"]
     assert ".JPG" not in first["long"]
     assert second["alt"].startswith("A toaster")
@@ -87,8 +107,29 @@ def test_a_rerun_keeps_rows_and_only_redoes_what_changed(collection, caplog):
     pd.testing.assert_frame_equal(again, first)
     images, embeddings, bundle, params, ingest = collection
     new_model = embeddings.assign(model_version="v2")
-    redone = describe_images(images, new_model, first, bundle | {"version": "v2"}, params, ingest)
+    redone = describe_images(images, new_model, NO_SIGHTINGS, first, bundle | {"version": "v2"}, params, ingest)
     assert (redone["signature"] != first["signature"]).sum() == 2  # the unembedded image keeps its row
+
+
+def test_what_the_see_stage_found_leads_and_a_change_redoes_only_that_image(collection):
+    person = {"label": "person", "score": 0.9, "box": [1, 1, 20, 40]}
+    dog = {"label": "dog", "score": 0.7, "box": [30, 20, 60, 50]}
+    stop = {"text": "STOP", "confidence": 0.97, "box": [5, 5, 30, 15]}
+    seen = sightings({f"{1:032x}": ([person, dict(person, box=[40, 1, 60, 40]), dog], [stop])})
+    first = run(collection, seen=seen)
+    row = first.set_index("image_id").loc[f"{1:032x}"]
+    assert row["alt"].startswith('Two people and a dog, with the words "STOP"')
+    assert (
+        'Text in the picture reads: "STOP".' in row["long"] and "As a whole, it is most likely a toaster" in row["long"]
+    )
+    evidence = json.loads(row["evidence"])
+    assert [o["label"] for o in evidence["objects"]] == ["person", "person", "dog"]
+    assert evidence["text"] == [{"text": "STOP", "confidence": 0.97}]
+    fewer = sightings({f"{1:032x}": ([person, dog], [stop])})
+    again = run(collection, previous=first, seen=fewer)
+    changed = again["signature"] != first["signature"]
+    assert again.loc[changed, "image_id"].tolist() == [f"{1:032x}"]
+    assert again.set_index("image_id").loc[f"{1:032x}", "alt"].startswith("A person and a dog")
 
 
 def test_a_file_gone_since_ingest_is_described_from_its_thumbnail(collection, tmp_path, caplog):

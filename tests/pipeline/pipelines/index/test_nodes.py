@@ -1,8 +1,20 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.pipelines.index.nodes import build_indexes
+from pipeline.pipelines.index.nodes import build_indexes as build
+from pipeline.pipelines.index.nodes import word_documents
+
+NOTHING_SEEN = pd.DataFrame(columns=["image_id", "signature", "objects", "text_lines", "text"])
+NOT_DESCRIBED = pd.DataFrame(columns=["image_id", "signature", "alt", "long", "evidence"])
+
+
+def build_indexes(table, bundle, previous, params):
+    """The node with nothing seen or described (what these tests of the vector indexes need)."""
+    return build(table, NOTHING_SEEN, NOT_DESCRIBED, bundle, previous, params)
+
 
 PARAMS = {"flat_max": 50, "hnsw_max": 10_000, "hnsw_m": 16, "hnsw_ef_construction": 40, "hnsw_ef_search": 32}
 
@@ -54,3 +66,30 @@ def test_refuses_mixed_or_missing_embeddings():
         build_indexes(mixed, {"version": "v1"}, None, PARAMS)
     with pytest.raises(ValueError, match="no embeddings"):
         build_indexes(embeddings(0), {"version": "v1"}, None, PARAMS)
+
+
+def test_word_documents_count_objects_in_peoples_words_and_carry_text_and_descriptions():
+    ids = pd.Series(["a", "b", "c"])
+    person = {"label": "person", "score": 0.9, "box": [0, 0, 1, 1]}
+    seen = pd.DataFrame(
+        {
+            "objects": [json.dumps([person, person, {"label": "dog", "score": 0.4, "box": [0, 0, 1, 1]}]), "[]", "[]"],
+            "text_lines": ["[]", json.dumps([{"text": "STOP", "confidence": 0.9, "box": [0, 0, 1, 1]}]), "[]"],
+            "text": ["", "STOP", ""],
+        },
+        index=ids,
+    )
+    described = pd.DataFrame(
+        {
+            "image_id": ["a", "b"],
+            "alt": ["Two people", "A sign"],
+            "long": ["It shows two people.", "Text reads STOP."],
+            "evidence": [json.dumps({"source_description": "Harbour walk"}), "{}"],
+        }
+    )
+    docs = word_documents(ids, seen, described).set_index("image_id")
+    assert docs.loc["a", "objects"].startswith("two person people man men woman")
+    assert docs.loc["a", "objects"].endswith(" dog") and "no dog" not in docs.loc["a", "objects"]  # not counted
+    assert docs.loc["a", "source"] == "Harbour walk" and docs.loc["b", "text"] == "STOP"
+    assert docs.loc["b", "description"] == "A sign. Text reads STOP."
+    assert docs.loc["c"].tolist() == ["", "", "", ""]

@@ -25,14 +25,14 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", list(DAMAGE), ids=list(DAMAGE))
 def test_a_damaged_store_is_published_again(tables, tmp_path, damage):  # noqa: F811
-    images, embeddings, descriptions, manifest = tables
+    images, embeddings, descriptions, sightings, manifest = tables
     root = tmp_path / "store"
     params = {"store_root": str(root), "demo_manifest": str(manifest)}
-    first = publish_features(images, embeddings, descriptions, None, params)
+    first = publish_features(images, embeddings, descriptions, sightings, None, params)
     assert store_problems(root) == []
     DAMAGE[damage](root)
     assert store_problems(root) != []
-    again = publish_features(images, embeddings, descriptions, first, params)
+    again = publish_features(images, embeddings, descriptions, sightings, first, params)
     assert again is not first and again["fingerprint"] == first["fingerprint"]
     assert store_problems(root) == []
 
@@ -46,4 +46,4 @@ def test_a_damaged_store_is_published_again(tables, tmp_path, damage):  # noqa: 
         .to_dict()
     )
     assert online["path"] == ["pets/cat.jpg"] and online["alt"] == ["Probably a tabby cat, in grey"]
-    assert publish_features(images, embeddings, descriptions, again, params) is again  # whole again: skipped
+    assert publish_features(images, embeddings, descriptions, sightings, again, params) is again  # whole again: skipped

@@ -37,27 +37,51 @@ def tables(tmp_path):
             "evidence": ['{"labels": []}', "{}", "{}"],
         }
     )
+    sightings = pd.DataFrame(
+        {
+            "image_id": ["a1", "b2"],
+            "signature": ["t", "t"],
+            "objects": [
+                '[{"label": "cat", "score": 0.9, "box": [1, 1, 9, 4]}, '
+                '{"label": "cat", "score": 0.4, "box": [0, 0, 2, 2]}]',
+                "[]",
+            ],
+            "text_lines": ['[{"text": "MEOW", "confidence": 0.9, "box": [0, 0, 5, 2]}]', "[]"],
+            "text": ["MEOW", ""],
+        }
+    )
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("file,collection,licence,description\npets/cat.jpg,pets,CC0-1.0,A cat.\n")
-    return images, embeddings, descriptions, manifest
+    return images, embeddings, descriptions, sightings, manifest
 
 
 def test_feature_tables_join_the_manifest(tables):
-    images, embeddings, descriptions, manifest = tables
-    out = feature_tables(images, embeddings, descriptions, manifest, datetime.now(UTC))
+    images, embeddings, descriptions, sightings, manifest = tables
+    out = feature_tables(images, embeddings, descriptions, sightings, manifest, datetime.now(UTC))
     meta = out["image_metadata"].set_index("image_id")
     assert meta.loc["a1", "licence"] == "CC0-1.0" and meta.loc["a1", "source_description"] == "A cat."
     assert meta.loc["b2", "source"] == "" and meta.loc["b2", "licence"] == ""
     assert str(meta["event_timestamp"].dt.tz) == "UTC"
     assert sorted(out["image_description"]["image_id"]) == ["a1", "b2"]  # only images still in the collection
+    seen = out["image_sightings"].set_index("image_id")
+    assert seen.loc["a1", "counts"] == '{"cat": 1}' and seen.loc["b2", "counts"] == "{}"  # 0.4 is not counted
+    assert seen.loc["a1", "text"] == "MEOW"
 
 
 def test_publish_round_trip_and_idempotence(tables, tmp_path):
-    images, embeddings, descriptions, manifest = tables
+    images, embeddings, descriptions, sightings, manifest = tables
     params = {"store_root": str(tmp_path / "store"), "demo_manifest": str(manifest)}
-    first = publish_features(images, embeddings, descriptions, None, params)
-    assert first["rows"] == {"image_metadata": 2, "image_thumbnail": 2, "image_embedding": 2, "image_description": 2}
-    assert publish_features(images, embeddings, descriptions, first, params) is first  # unchanged: nothing redone
+    first = publish_features(images, embeddings, descriptions, sightings, None, params)
+    assert first["rows"] == {
+        "image_metadata": 2,
+        "image_thumbnail": 2,
+        "image_embedding": 2,
+        "image_description": 2,
+        "image_sightings": 2,
+    }
+    assert (
+        publish_features(images, embeddings, descriptions, sightings, first, params) is first
+    )  # unchanged: nothing redone
 
     from feature_repo.store import open_store
 
@@ -79,18 +103,18 @@ def test_publish_round_trip_and_idempotence(tables, tmp_path):
     assert online["alt"] == ["Probably a tabby cat, in grey", None] and online["evidence"][0] == '{"labels": []}'
 
     moved = images.assign(path=["pets/kitty.jpg", "top.png"])
-    second = publish_features(moved, embeddings, descriptions, first, params)
+    second = publish_features(moved, embeddings, descriptions, sightings, first, params)
     assert second["fingerprint"] != first["fingerprint"]
     again = store.get_online_features(features=["image_metadata:path"], entity_rows=[{"image_id": "a1"}]).to_dict()
     assert again["path"] == ["pets/kitty.jpg"]
 
 
 def test_a_new_description_is_republished(tables, tmp_path):
-    images, embeddings, descriptions, manifest = tables
+    images, embeddings, descriptions, sightings, manifest = tables
     params = {"store_root": str(tmp_path / "store"), "demo_manifest": str(manifest)}
-    first = publish_features(images, embeddings, descriptions, None, params)
+    first = publish_features(images, embeddings, descriptions, sightings, None, params)
     redescribed = descriptions.assign(signature=["s1-new", "s2", "s3"], alt=["A cat, in grey", "Unidentified", "x"])
-    second = publish_features(images, embeddings, redescribed, first, params)
+    second = publish_features(images, embeddings, redescribed, sightings, first, params)
     assert second["fingerprint"] != first["fingerprint"]
     from feature_repo.store import open_store
 

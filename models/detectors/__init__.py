@@ -1,0 +1,5 @@
+"""Object detectors: what is in a picture and how many (see base.Detector)."""
+
+from models.detectors.base import Detection, Detector, counts
+
+__all__ = ["Detection", "Detector", "counts"]

@@ -1,0 +1,157 @@
+"""CenterNet (MobileNetV3 backbone) trained on COCO: 80 everyday classes, people included, at ~50 ms a photo.
+
+The ONNX graph (built by ``models.detectors.build`` from a packaged TF.js model) ends at the two dense maps
+CenterNet predicts on a 128 × 128 grid over its 512 × 512 input: ``heatmap`` (sigmoid score per class and cell)
+and ``wh`` (distances from the cell's centre to the box's left, top, right and bottom edges, in input pixels).
+Decoding — peaks, top-k, boxes, per-class NMS — is numpy here, so it is tested apart from the network.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from PIL import Image
+
+from models.detectors.base import Detection, Detector
+
+INPUT_SIDE = 512
+STRIDE = 4  # input pixels per heatmap cell
+# The standard COCO-80 order the model was trained with (0 = person).
+COCO_CLASSES = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush",
+)  # fmt: skip
+
+
+def peaks(heatmap: np.ndarray) -> np.ndarray:
+    """The heatmap with every cell that is not the maximum of its 3 × 3 neighbourhood (per class) set to 0:
+    CenterNet's replacement for anchor boxes, one peak per object centre. ``heatmap``: (h, w, classes)."""
+    padded = np.pad(heatmap, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+    local_max = sliding_window_view(padded, (3, 3), axis=(0, 1)).max(axis=(-2, -1))
+    return np.where(heatmap == local_max, heatmap, 0.0)
+
+
+def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Intersection over union of one box (4,) with each of ``others`` (n, 4)."""
+    x1 = np.maximum(box[0], others[:, 0])
+    y1 = np.maximum(box[1], others[:, 1])
+    x2 = np.minimum(box[2], others[:, 2])
+    y2 = np.minimum(box[3], others[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, threshold: float) -> list[int]:
+    """Indices kept by per-class non-maximum suppression, highest score first."""
+    keep: list[int] = []
+    for c in np.unique(classes):
+        members = np.flatnonzero(classes == c)
+        members = members[np.argsort(-scores[members], kind="stable")]
+        while len(members):
+            best, members = members[0], members[1:]
+            keep.append(int(best))
+            members = members[iou(boxes[best], boxes[members]) < threshold]
+    return sorted(keep, key=lambda i: -scores[i])
+
+
+def decode(
+    heatmap: np.ndarray,
+    wh: np.ndarray,
+    width: int,
+    height: int,
+    *,
+    min_score: float,
+    nms_iou: float,
+    top_k: int = 100,
+    classes: tuple[str, ...] = COCO_CLASSES,
+) -> list[Detection]:
+    """One picture's maps → detections in its own pixels. ``heatmap`` (h, w, classes), ``wh`` (h, w, 4)."""
+    grid_h, grid_w, n_classes = heatmap.shape
+    flat = peaks(heatmap).ravel()  # index = (y * grid_w + x) * classes + c, as the original graph flattens it
+    order = np.argsort(-flat, kind="stable")[:top_k]
+    order = order[flat[order] >= min_score]
+    if not len(order):
+        return []
+    cls = order % n_classes
+    cell = order // n_classes
+    y, x = cell // grid_w, cell % grid_w
+    left, top, right, bottom = wh[y, x].T
+    boxes = np.stack([x * STRIDE - left, y * STRIDE - top, x * STRIDE + right, y * STRIDE + bottom], axis=1)
+    scale = np.array([width, height, width, height], np.float64) / np.array(
+        [grid_w * STRIDE, grid_h * STRIDE] * 2, np.float64
+    )
+    boxes = np.clip(boxes * scale, 0, [width, height, width, height])
+    scores = flat[order]
+    kept = nms(boxes, scores, cls, nms_iou)
+    return [
+        Detection(classes[int(cls[i])], round(float(scores[i]), 4), tuple(round(float(v), 1) for v in boxes[i]))
+        for i in kept
+        if boxes[i, 2] > boxes[i, 0] and boxes[i, 3] > boxes[i, 1]
+    ]
+
+
+def to_input(image: Image.Image) -> np.ndarray:
+    """RGB, stretched to 512 × 512, float32 in 0–255 (the model sees nothing when scaled to 0–1)."""
+    rgb = image.convert("RGB") if image.mode != "RGB" else image
+    return np.asarray(rgb.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR), np.float32)
+
+
+class CenterNetDetector(Detector):
+    """The converted graph in an onnxruntime session; ``folder`` holds ``model.onnx`` and ``card.json``."""
+
+    def __init__(
+        self,
+        folder: Path | str | None = None,
+        threads: int | None = None,
+        min_score: float = 0.3,
+        nms_iou: float = 0.45,
+    ) -> None:
+        from models.runtime import make_session
+
+        folder = resolve_folder(folder)
+        self.card = json.loads((folder / "card.json").read_text())
+        self.session = make_session(folder / "model.onnx", threads)
+        self.input_name = self.session.get_inputs()[0].name
+        self.min_score = min_score
+        self.nms_iou = nms_iou
+        self.spec = self.card["spec"]
+
+    def detect(self, images: list[Image.Image], batch_size: int = 4) -> list[list[Detection]]:
+        out: list[list[Detection]] = []
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            heatmap, wh = self.session.run(None, {self.input_name: np.stack([to_input(im) for im in batch])})
+            for i, image in enumerate(batch):
+                out.append(
+                    decode(heatmap[i], wh[i], image.width, image.height, min_score=self.min_score, nms_iou=self.nms_iou)
+                )
+        return out
+
+
+BUILT = Path(__file__).resolve().parents[1] / "onnx" / "detectors" / "centernet-coco80"  # where setup builds it
+
+
+def resolve_folder(folder: Path | str | None) -> Path:
+    """``folder``, or where setup built the default detector when it is empty."""
+    return Path(folder) if folder else BUILT
+
+
+def card_spec(folder: Path | str | None) -> str:
+    """The spec of the detector built in ``folder``, or a clear error naming the command that builds it."""
+    folder = resolve_folder(folder)
+    card = folder / "card.json"
+    if not card.exists() or not (Path(folder) / "model.onnx").exists():
+        raise FileNotFoundError(f"no detector in {folder}: run `make setup` (python -m models.detectors.build)")
+    return json.loads(card.read_text())["spec"]

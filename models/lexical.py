@@ -1,0 +1,165 @@
+"""Word search over what was seen in each picture: detected objects, text read in it, its descriptions and the
+collection's own words, ranked by BM25 in SQLite's FTS5 (Porter stemming: "dogs" finds "dog").
+
+The dense embedding knows what pictures look like; this finds the exact words — a shop sign's name, "two
+dogs", a title — that an embedding blurs. The server fuses both rankings (models/fusion.py). The index is one
+SQLite file built by the pipeline next to the vector indexes and opened read-only by the server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+WORDS_FILE = "words.sqlite"  # beside a version's vector indexes: <index root>/<bundle version>/words.sqlite
+FIELDS = ("objects", "text", "description", "source")
+# BM25 weight per field: what the detector saw and the text in the picture are the strongest evidence.
+WEIGHTS = {"objects": 2.0, "text": 2.0, "description": 1.0, "source": 1.0}
+_STOPWORDS = """a an the of on in at to with and or for by from is are was were be been this that these those it
+its there their his her he she they them some very into onto near next up down over under out off while as has
+have having who which what where"""
+STOPWORDS = frozenset(_STOPWORDS.split())
+# Words people use for what the COCO detector calls "person" (captions say "man", "woman", "kids" …).
+PERSON_WORDS = "person people man men woman women boy boys girl girls child children kid kids guy guys lady ladies"
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_PERSON = frozenset(PERSON_WORDS.split())
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of a query worth matching, lower-cased, each once, stopwords out."""
+    seen: dict[str, None] = {}
+    for token in _TOKEN.findall(query.lower()):
+        if token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
+            seen.setdefault(token, None)
+    return list(seen)
+
+
+def objects_text(labels: Iterable[str]) -> str:
+    """The words a search may use for the detected classes ("person" also matches "man", "girls" …)."""
+    words = []
+    for label in labels:
+        words.append(PERSON_WORDS if label == "person" else label)
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class Hit:
+    image_id: str
+    score: float  # BM25, higher is better (FTS5's rank negated)
+    fields: tuple[str, ...]  # the fields any query word matched in, for "why it matched"
+    exact: bool = False  # every query word is in the collection's own words or in the text read in the picture
+
+
+class LexicalIndex:
+    """A read-only FTS5 index: ``docs(image_id, objects, text, description, source)``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no word index at {self.path}")
+        self._uri = f"file:{self.path}?mode=ro&immutable=1"
+        try:
+            with sqlite3.connect(self._uri, uri=True) as db:
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                self.count = db.execute("SELECT count(*) FROM docs").fetchone()[0]
+            db.close()
+        except sqlite3.Error as exc:
+            raise ValueError(f"the word index {self.path} cannot be read ({exc})") from None
+        self.weight = float(meta.get("weight", 0.0))  # how much a word match adds to the dense score
+        self.exact_weight = float(meta.get("exact_weight", 0.0))  # and a match of every word in source or text
+
+    @staticmethod
+    def build(rows: Iterable[dict[str, str]], path: Path | str, weight: float = 0.0, exact_weight: float = 0.0) -> Path:
+        """Write the index for ``rows`` (dicts with image_id and the FIELDS) to ``path``, atomically;
+        ``weight`` and ``exact_weight`` are the fusion weights the server uses with it."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+        os.close(descriptor)
+        temp = Path(name)
+        try:
+            with sqlite3.connect(temp) as db:
+                columns = ", ".join(FIELDS)
+                db.execute(f"CREATE VIRTUAL TABLE docs USING fts5(image_id UNINDEXED, {columns}, tokenize='porter')")
+                db.executemany(
+                    f"INSERT INTO docs (image_id, {columns}) VALUES (?, {', '.join('?' * len(FIELDS))})",
+                    ([row["image_id"], *(row.get(f) or "" for f in FIELDS)] for row in rows),
+                )
+                db.execute("INSERT INTO docs(docs) VALUES ('optimize')")
+                db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+                db.execute("INSERT INTO meta VALUES ('weight', ?)", (str(float(weight)),))
+                db.execute("INSERT INTO meta VALUES ('exact_weight', ?)", (str(float(exact_weight)),))
+            db.close()
+            temp.replace(path)
+        finally:
+            temp.unlink(missing_ok=True)
+        return path
+
+    def search(self, query: str, k: int = 100) -> list[Hit]:
+        """The best ``k`` documents matching any of the query's words, best first."""
+        terms = query_terms(query)
+        if not terms:
+            return []
+        quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+        weights = ", ".join(str(WEIGHTS[f]) for f in FIELDS)
+        highlights = ", ".join(f"highlight(docs, {i + 1}, char(1), '')" for i in range(len(FIELDS)))
+        with sqlite3.connect(self._uri, uri=True) as db:
+            rows = db.execute(
+                f"SELECT image_id, -bm25(docs, 0, {weights}), {highlights} FROM docs WHERE docs MATCH ? "
+                f"ORDER BY bm25(docs, 0, {weights}) LIMIT ?",
+                (" OR ".join(quoted), int(k)),
+            ).fetchall()
+            exact = {
+                row[0]
+                for row in db.execute(
+                    "SELECT image_id FROM docs WHERE docs MATCH ?", ("{source text} : (" + " AND ".join(quoted) + ")",)
+                )
+            }
+        db.close()
+        return [
+            Hit(
+                row[0],
+                float(row[1]),
+                tuple(f for f, marked in zip(FIELDS, row[2:], strict=True) if "\x01" in marked),
+                row[0] in exact,
+            )
+            for row in rows
+        ]
+
+
+def _stem(word: str) -> str:
+    """Enough stemming to tell "dogs" is "dog" and "buses" is "bus" when explaining a match."""
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def reasons(query: str, objects: Iterable[tuple[str, int]], text: str, fields: tuple[str, ...]) -> list[str]:
+    """Why a result matched, briefly, for people: "2 people", "dog", 'text: "STOP"', "description".
+
+    ``objects``: (spoken name, count) as the description tallied them; ``text``: the text read in the picture;
+    ``fields``: where the word index found query words.
+    """
+    terms = {_stem(t) for t in query_terms(query)}
+    out = []
+    for name, count in objects:
+        words = {_stem(w) for w in name.lower().split()}
+        if (name == "person" and terms & {_stem(w) for w in _PERSON}) or words & terms:
+            if name == "person":
+                out.append(f"{count} people" if count > 1 else "a person")
+            else:
+                out.append(f"{count} {name}s" if count > 1 else name)
+    read = [w for w in _TOKEN.findall(text) if _stem(w.lower()) in terms]
+    if read:
+        out.append(f'text: "{" ".join(dict.fromkeys(read))}"')
+    if not out and "source" in fields:
+        out.append("words of its source")
+    elif not out and "description" in fields:
+        out.append("words in its description")
+    return out

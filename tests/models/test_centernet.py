@@ -1,0 +1,108 @@
+"""CenterNet decoding on maps the test writes, and the converted packaged model on real photos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.detectors import counts
+from models.detectors.centernet import COCO_CLASSES, CenterNetDetector, decode, nms, peaks
+
+DETECTOR = Path(__file__).resolve().parents[2] / "models/onnx/detectors/centernet-coco80"
+COCO = Path(__file__).resolve().parents[3] / "shared/data/coco-mini"
+PERSON, DOG = COCO_CLASSES.index("person"), COCO_CLASSES.index("dog")
+
+
+def maps(
+    objects: list[tuple[int, int, int, float, tuple[float, float, float, float]]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 128×128 heatmap with a peak (and a lower shoulder beside it) per object, and its edge distances."""
+    heat = np.zeros((128, 128, 80), np.float32)
+    wh = np.zeros((128, 128, 4), np.float32)
+    for y, x, c, score, edges in objects:
+        heat[y, x, c] = score
+        heat[y, x + 1, c] = score * 0.9  # the next cell of the same blob is not a second object
+        wh[y, x] = edges
+    return heat, wh
+
+
+def test_a_peak_becomes_a_box_in_the_pictures_own_pixels() -> None:
+    heat, wh = maps([(32, 64, DOG, 0.8, (40, 20, 60, 80))])  # centre (256, 128) in the 512 input
+    found = decode(heat, wh, 1024, 256, min_score=0.3, nms_iou=0.45)
+    assert [d.label for d in found] == ["dog"]
+    x1, y1, x2, y2 = found[0].box
+    # input box (216, 108, 316, 208), scaled ×2 horizontally and ×0.5 vertically
+    assert (x1, y1, x2, y2) == pytest.approx((432, 54, 632, 104))
+    assert found[0].score == pytest.approx(0.8)
+
+
+def test_shoulders_and_weak_peaks_are_not_objects_and_counts_add_up() -> None:
+    heat, wh = maps(
+        [
+            (20, 20, PERSON, 0.9, (10, 30, 10, 30)),
+            (20, 60, PERSON, 0.7, (10, 30, 10, 30)),
+            (90, 90, DOG, 0.6, (20, 20, 20, 20)),
+            (100, 10, DOG, 0.2, (20, 20, 20, 20)),  # below min_score
+        ]
+    )
+    found = decode(heat, wh, 512, 512, min_score=0.3, nms_iou=0.45)
+    assert [d.label for d in found] == ["person", "person", "dog"]
+    assert [d.score for d in found] == sorted((d.score for d in found), reverse=True)
+    assert counts(found) == {"person": 2, "dog": 1}
+
+
+def test_peaks_keep_only_local_maxima_per_class() -> None:
+    heat = np.zeros((5, 5, 2), np.float32)
+    heat[2, 2, 0], heat[2, 3, 0], heat[2, 3, 1] = 0.5, 0.4, 0.45
+    got = peaks(heat)
+    assert got[2, 2, 0] == 0.5 and got[2, 3, 0] == 0 and got[2, 3, 1] == 0.45
+
+
+def test_nms_merges_overlaps_of_one_class_only() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [50, 50, 60, 60]], np.float64)
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    classes = np.array([0, 0, 1, 0])
+    assert nms(boxes, scores, classes, 0.45) == [0, 2, 3]
+
+
+def test_an_empty_heatmap_finds_nothing() -> None:
+    heat, wh = maps([])
+    assert decode(heat, wh, 640, 480, min_score=0.3, nms_iou=0.45) == []
+
+
+needs_model = pytest.mark.skipif(not (DETECTOR / "model.onnx").exists(), reason="detector not built (make setup)")
+
+
+@needs_model
+def test_the_card_records_source_licence_and_classes() -> None:
+    card = json.loads((DETECTOR / "card.json").read_text())
+    assert card["spec"].startswith("centernet:coco80:")
+    assert "610265158/mobilenetv3_centernet" in card["licence"] and "no licence" in card["licence"]
+    assert card["classes"] == list(COCO_CLASSES)
+
+
+@needs_model
+@pytest.mark.skipif(not COCO.exists(), reason="../shared/data/coco-mini is absent")
+def test_the_packaged_model_finds_a_skier_and_his_dog() -> None:
+    detector = CenterNetDetector(DETECTOR, threads=2)
+    photo = Image.open(COCO / "train2017/000000030752.jpg")  # "A man and his dog cross country skiing."
+    blank = Image.new("RGB", (300, 200), (128, 128, 128))
+    found, nothing = detector.detect([photo, blank])
+    best = {d.label: d for d in reversed(found)}
+    assert {"person", "dog"} <= set(best)
+    person = best["person"]
+    x1, y1, x2, y2 = person.box
+    assert 0 <= x1 < x2 <= photo.width and 0 <= y1 < y2 <= photo.height
+    assert person.area_share(photo.width, photo.height) > 0.01
+    assert nothing == []
+
+
+@needs_model
+def test_odd_picture_modes_and_sizes_do_not_break_detection() -> None:
+    detector = CenterNetDetector(DETECTOR, threads=1)
+    pictures = [Image.new("RGBA", (40, 30)), Image.new("L", (1, 1)), Image.new("P", (2000, 20)), Image.new("1", (7, 9))]
+    assert [len(found) for found in detector.detect(pictures)] == [0, 0, 0, 0]
