@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
@@ -38,3 +39,10 @@ class Detector(ABC):
 def counts(detections: list[Detection], min_score: float = 0.0) -> dict[str, int]:
     """How many of each class, most frequent first: {"person": 2, "dog": 1}."""
     return dict(Counter(d.label for d in detections if d.score >= min_score).most_common())
+
+
+def detections_from_json(text: object) -> list[Detection]:
+    """Detections as the see stage stores them (a JSON list of {label, score, box}); [] for none or missing."""
+    if not isinstance(text, str) or not text:
+        return []
+    return [Detection(o["label"], float(o["score"]), tuple(o["box"])) for o in json.loads(text)]

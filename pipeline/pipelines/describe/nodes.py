@@ -173,7 +173,7 @@ def describe_partition(
     found); the describer, WordNet and the captioner are loaded once per process."""
     from accessibility.describer import Caption, Describer, Facts, TextRead, load_reduced
     from accessibility.wordnet import default_wordnet
-    from models.detectors import Detection
+    from models.detectors import detections_from_json
 
     todo, labels, notes, seen = partition
     describer = per_process(("describer",), lambda: Describer(default_wordnet()))
@@ -206,10 +206,7 @@ def describe_partition(
                     source_description=notes.get(row.path, {}).get("description") or None,
                 )
                 found = seen.get(row.image_id, {})
-                objects = [
-                    Detection(o["label"], float(o["score"]), tuple(o["box"]))
-                    for o in json.loads(found.get("objects") or "[]")
-                ]
+                objects = detections_from_json(found.get("objects"))
                 text = [
                     TextRead(t["text"], float(t["confidence"])) for t in json.loads(found.get("text_lines") or "[]")
                 ]

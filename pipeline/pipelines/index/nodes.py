@@ -111,13 +111,13 @@ def build_indexes(
 
 def _seen_sentences(seen: pd.DataFrame | None, count: int) -> list[str]:
     from accessibility.objects import seen_sentence
-    from models.detectors import Detection
+    from models.detectors import detections_from_json
 
     if seen is None:
         return ["a photo"] * count
     out = []
     for objects, lines in zip(seen["objects"], seen["text_lines"], strict=True):
-        found = [Detection(o["label"], float(o["score"]), tuple(o["box"])) for o in _json_list(objects)]
+        found = detections_from_json(objects)
         out.append(seen_sentence(found, [t["text"] for t in _json_list(lines)]))
     return out
 
@@ -147,7 +147,7 @@ def word_documents(ids: pd.Series, seen: pd.DataFrame | None, descriptions: pd.D
     """One document per image for the word index: the objects counted (with the words people use for them),
     the text read, the alt and long descriptions and the collection's own description."""
     from accessibility.objects import NUMBERS, tally
-    from models.detectors import Detection
+    from models.detectors import detections_from_json
     from models.lexical import objects_text
 
     described = descriptions.set_index("image_id").reindex(ids) if len(descriptions) else None
@@ -155,9 +155,7 @@ def word_documents(ids: pd.Series, seen: pd.DataFrame | None, descriptions: pd.D
     for i, image_id in enumerate(ids):
         objects_words, text = "", ""
         if seen is not None:
-            found = [
-                Detection(o["label"], float(o["score"]), tuple(o["box"])) for o in _json_list(seen["objects"].iloc[i])
-            ]
+            found = detections_from_json(seen["objects"].iloc[i])
             objects_words = " ".join(  # "two person people man …": a count word only for what was counted
                 f"{NUMBERS[min(s.count, len(NUMBERS) - 1)] + ' ' if s.count else ''}{objects_text([s.name])}"
                 for s in tally(found)
