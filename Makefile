@@ -28,6 +28,7 @@ NPM_STAMP := client/node_modules/.installed
 SYS_STAMP := $(VENV)/.system-packages
 SPEECH_STAMP := client/static/models/.built
 DETECTOR_STAMP := models/onnx/detectors/.built
+TEXT_DETECTOR_STAMP := models/onnx/text-reader/.built
 
 .PHONY: help setup demo test pipeline serve collect lint format clean bench mlflow-ui
 
@@ -42,7 +43,7 @@ help:
 	@echo "make bench    print the benchmark tables (bench/)"
 	@echo "make mlflow-ui  browse the model registry on http://$(HOST):5000"
 
-setup: $(PY_STAMP) $(SYS_STAMP) $(NPM_STAMP) $(SPEECH_STAMP) $(DETECTOR_STAMP)
+setup: $(PY_STAMP) $(SYS_STAMP) $(NPM_STAMP) $(SPEECH_STAMP) $(DETECTOR_STAMP) $(TEXT_DETECTOR_STAMP)
 
 $(PY_STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Glimpse needs Python 3.11" >&2; exit 1; }
@@ -76,6 +77,11 @@ $(SPEECH_STAMP): $(PY_STAMP) accessibility/speech/whisper_onnx.py accessibility/
 # The object detector (CenterNet, COCO-80) as ONNX, converted from the TF.js graph in an npm package.
 $(DETECTOR_STAMP): $(PY_STAMP) models/detectors/build.py models/detectors/tfjs_graph.py
 	$(BIN)/python -m models.detectors.build --out models/onnx/detectors
+	touch $@
+
+# The OCR text detector quantised to int8 (2.6x faster), calibrated on packaged and drawn pictures.
+$(TEXT_DETECTOR_STAMP): $(PY_STAMP) models/text_detector_int8.py
+	$(BIN)/python -m models.text_detector_int8 --out models/onnx/text-reader
 	touch $@
 
 collect: setup

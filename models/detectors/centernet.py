@@ -1,4 +1,4 @@
-"""CenterNet (MobileNetV3 backbone) trained on COCO: 80 everyday classes, people included, at ~50 ms a photo.
+"""CenterNet (MobileNetV3 backbone) trained on COCO: 80 everyday classes, people included, at ~60 ms a photo.
 
 The ONNX graph (built by ``models.detectors.build`` from a packaged TF.js model) ends at the two dense maps
 CenterNet predicts on a 128 × 128 grid over its 512 × 512 input: ``heatmap`` (sigmoid score per class and cell)
@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 from models.detectors.base import Detection, Detector
@@ -33,12 +32,23 @@ COCO_CLASSES = (
 )  # fmt: skip
 
 
-def peaks(heatmap: np.ndarray) -> np.ndarray:
-    """The heatmap with every cell that is not the maximum of its 3 × 3 neighbourhood (per class) set to 0:
-    CenterNet's replacement for anchor boxes, one peak per object centre. ``heatmap``: (h, w, classes)."""
-    padded = np.pad(heatmap, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
-    local_max = sliding_window_view(padded, (3, 3), axis=(0, 1)).max(axis=(-2, -1))
-    return np.where(heatmap == local_max, heatmap, 0.0)
+NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+
+
+def peaks(heatmap: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices (``(y * w + x) * classes + c``) and scores of the cells at or above ``min_score`` that are
+    the maximum of their 3 × 3 neighbourhood in their class: CenterNet's replacement for anchor boxes, one peak
+    per object centre. Only the few cells above the floor are compared, not all 1.3 M (52 → 2 ms a photo)."""
+    grid_h, grid_w, n_classes = heatmap.shape
+    flat = heatmap.ravel()
+    index = np.flatnonzero(flat >= min_score)
+    scores = flat[index]
+    c = index % n_classes
+    y, x = np.divmod(index // n_classes, grid_w)
+    peak = np.ones(len(index), bool)
+    for dy, dx in NEIGHBOURS:  # a neighbour off the grid is clipped onto the cell itself, which never beats it
+        peak &= scores >= heatmap[np.clip(y + dy, 0, grid_h - 1), np.clip(x + dx, 0, grid_w - 1), c]
+    return index[peak], scores[peak]
 
 
 def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -78,10 +88,12 @@ def decode(
     classes: tuple[str, ...] = COCO_CLASSES,
 ) -> list[Detection]:
     """One picture's maps → detections in its own pixels. ``heatmap`` (h, w, classes), ``wh`` (h, w, 4)."""
+    if not 0 < min_score <= 1:
+        raise ValueError(f"min_score must lie in (0, 1], not {min_score}")
     grid_h, grid_w, n_classes = heatmap.shape
-    flat = peaks(heatmap).ravel()  # index = (y * grid_w + x) * classes + c, as the original graph flattens it
-    order = np.argsort(-flat, kind="stable")[:top_k]
-    order = order[flat[order] >= min_score]
+    index, scores = peaks(heatmap, min_score)
+    ranked = np.argsort(-scores, kind="stable")[:top_k]  # ties: the lower flat index first, as the graph ranks
+    order, scores = index[ranked], scores[ranked]
     if not len(order):
         return []
     cls = order % n_classes
@@ -93,7 +105,6 @@ def decode(
         [grid_w * STRIDE, grid_h * STRIDE] * 2, np.float64
     )
     boxes = np.clip(boxes * scale, 0, [width, height, width, height])
-    scores = flat[order]
     kept = nms(boxes, scores, cls, nms_iou)
     return [
         Detection(classes[int(cls[i])], round(float(scores[i]), 4), tuple(round(float(v), 1) for v in boxes[i]))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 from models.detectors import counts
@@ -57,9 +58,31 @@ def test_shoulders_and_weak_peaks_are_not_objects_and_counts_add_up() -> None:
 
 def test_peaks_keep_only_local_maxima_per_class() -> None:
     heat = np.zeros((5, 5, 2), np.float32)
-    heat[2, 2, 0], heat[2, 3, 0], heat[2, 3, 1] = 0.5, 0.4, 0.45
-    got = peaks(heat)
-    assert got[2, 2, 0] == 0.5 and got[2, 3, 0] == 0 and got[2, 3, 1] == 0.45
+    heat[2, 2, 0], heat[2, 3, 0], heat[2, 3, 1], heat[0, 4, 1] = 0.5, 0.4, 0.45, 0.35  # the last in a corner
+    index, scores = peaks(heat, 0.3)
+    cells = {tuple(map(int, np.unravel_index(i, heat.shape))): float(s) for i, s in zip(index, scores, strict=True)}
+    assert cells == {(2, 2, 0): 0.5, (2, 3, 1): pytest.approx(0.45), (0, 4, 1): pytest.approx(0.35)}
+
+
+def reference_top(heat: np.ndarray, min_score: float, top_k: int = 100) -> list[int]:
+    """The decoding the graph was converted from: 3 × 3 max-pool over every cell, keep equals, rank all."""
+    padded = np.pad(heat, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+    local_max = sliding_window_view(padded, (3, 3), axis=(0, 1)).max(axis=(-2, -1))
+    flat = np.where(heat == local_max, heat, 0.0).ravel()
+    order = np.argsort(-flat, kind="stable")[:top_k]
+    return order[flat[order] >= min_score].tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_peaks_rank_as_the_full_max_pool_does(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    heat = (rng.random((32, 40, 5)) ** 8).astype(np.float32)  # many cells above 0.3, ties from rounding
+    heat = np.round(heat, 2)
+    index, scores = peaks(heat, 0.3)
+    ranked = index[np.argsort(-scores, kind="stable")][:100]
+    assert ranked.tolist() == reference_top(heat, 0.3)
+    with pytest.raises(ValueError, match="min_score"):
+        decode(heat, np.zeros((32, 40, 4), np.float32), 64, 64, min_score=0.0, nms_iou=0.45)
 
 
 def test_nms_merges_overlaps_of_one_class_only() -> None:

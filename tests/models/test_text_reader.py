@@ -194,15 +194,18 @@ def test_reading_order_groups_rows_by_overlap():
 
 def test_specs_and_params():
     reader = open_text_reader({"max_side": 640, "min_confidence": 0.5, "threads": 1})
-    assert (reader.spec, reader.min_confidence, reader.threads) == ("rapidocr:PP-OCRv6-small:640", 0.5, 1)
-    assert open_text_reader("rapidocr:PP-OCRv6-small:480").max_side == 480
-    assert TextReader.from_spec("rapidocr").spec == f"rapidocr:PP-OCRv6-small:{text_reader.DEFAULT_MAX_SIDE}"
+    assert (reader.spec, reader.min_confidence, reader.threads) == ("rapidocr:PP-OCRv6-small-int8:640", 0.5, 1)
+    fp32 = open_text_reader("rapidocr:PP-OCRv6-small:480")
+    assert (fp32.max_side, fp32.quantized, fp32.spec) == (480, False, "rapidocr:PP-OCRv6-small:480")
+    assert open_text_reader({"quantized": False}).spec == f"rapidocr:PP-OCRv6-small:{text_reader.DEFAULT_MAX_SIDE}"
+    assert TextReader.from_spec("rapidocr").spec == f"rapidocr:PP-OCRv6-small-int8:{text_reader.DEFAULT_MAX_SIDE}"
     for bad in ("tesseract:5", "rapidocr:PP-OCRv4:640", "rapidocr:PP-OCRv6-small:640:x"):
         with pytest.raises(ValueError, match="unknown text reader spec"):
             open_text_reader(bad)
     with pytest.raises(ValueError, match="unknown text reader parameters"):
         open_text_reader({"max_sid": 640})
-    assert TextReader.spec_for(max_side=800, min_confidence=0.6) == "rapidocr:PP-OCRv6-small:800"
+    assert TextReader.spec_for(max_side=800, min_confidence=0.6) == "rapidocr:PP-OCRv6-small-int8:800"
+    assert TextReader.spec_for(max_side=800, quantized=False) == "rapidocr:PP-OCRv6-small:800"
     with pytest.raises(ValueError, match="max_side"):
         TextReader(max_side=8)
     with pytest.raises(ValueError, match="min_confidence"):
@@ -213,6 +216,24 @@ def test_missing_models_fail_fast_instead_of_downloading(monkeypatch):
     monkeypatch.setattr(text_reader, "DET_MODEL_FILE", "no-such-model.onnx")
     with pytest.raises(ModelUnavailableError, match=r"no-such-model\.onnx"):
         TextReader()
+
+
+def test_an_unbuilt_int8_detector_names_the_command_that_builds_it(monkeypatch, tmp_path):
+    import models.text_detector_int8 as int8
+
+    monkeypatch.setattr(int8, "BUILT", tmp_path / "absent")
+    with pytest.raises(ModelUnavailableError, match=r"python -m models\.text_detector_int8"):
+        TextReader()
+    assert TextReader(quantized=False).spec.startswith("rapidocr:PP-OCRv6-small:")  # fp32 needs no build
+
+
+def test_the_int8_and_fp32_detectors_find_the_same_sign(reader):
+    image, drawn = stop_sign()
+    (fp32,) = TextReader(quantized=False).read(image)
+    (int8,) = reader.read(image)
+    assert fp32.text == int8.text == "STOP"
+    assert_box_around(int8.box, drawn, tolerance=20)
+    assert np.abs(np.subtract(int8.box, fp32.box)).max() <= 6
 
 
 def test_a_download_attempt_fails_at_once_while_models_load(tmp_path):

@@ -79,7 +79,7 @@ def _thresholds(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reader_args(reader: dict[str, Any]) -> dict[str, Any]:
-    return {k: reader[k] for k in ("max_side", "min_confidence") if k in reader}
+    return {k: reader[k] for k in ("max_side", "min_confidence", "quantized") if k in reader}
 
 
 def _signature(*parts: str) -> str:
