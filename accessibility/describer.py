@@ -40,11 +40,14 @@ from accessibility.wording import (
 )
 from accessibility.wordnet import WordNet
 
-VERSION = "composed-5"  # bump when the wording changes, so the pipeline describes every image again
+VERSION = "composed-6"  # bump when the wording changes, so the pipeline describes every image again
 ALT_LIMIT = 125
 PANORAMA_RATIO = 2.5
 TINY_SIDE = 64
 CUT_OUT_SHARE = 0.2  # this much transparent area makes the picture a cut-out
+# The detector learnt from photos; on cut-out drawings (the demo's 424 Tux Paint stamps) its detections from 0.3
+# to 0.6 named something the stamp's own description mentions 24 times in 190, at 0.6 and above 8 in 16.
+CUT_OUT_MIN_SCORE = 0.6
 READ_SIDE = 512  # pixels: enough for colours and for a captioner's 384-pixel input
 SHAPE_WORDS = {"panorama": "wide panorama", "tall strip": "tall narrow"}
 TEXT_SURE = 0.8  # text read at least this surely is quoted as it is; below, it "seems to read"
@@ -103,7 +106,8 @@ class Describer:
         ``objects``: detections (anything with ``label``, ``score`` and ``box``); ``text``: lines read."""
         seen = appearance(image) if image is not None else None
         subject = identify(labels, self.wordnet)
-        things = tally(objects)
+        drawn = seen is not None and cut_out(seen)
+        things = tally([o for o in objects if o.score >= CUT_OUT_MIN_SCORE] if drawn else objects)
         source = clean_text(facts.source_description) if facts.source_description else ""
         caption_text = clean_text(caption.text) if caption else ""
         read = read_text(text)

@@ -36,7 +36,7 @@ class WordNet:
         self._synsets = dict(_parse(Path(data_noun)))
         self._depths: dict[int, int] = {}
         self._by_lemma: dict[str, list[int]] | None = None
-        self._counts = _sense_counts(Path(data_noun).with_name("cntlist.rev"))
+        self._counts, self._adjective_tags = _sense_counts(Path(data_noun).with_name("cntlist.rev"))
 
     def __len__(self) -> int:
         return len(self._synsets)
@@ -51,6 +51,13 @@ class WordNet:
 
     def senses(self, word: str) -> list[int]:
         """The noun synsets a word (or its plural) can mean, most common sense first."""
+        form = self._form(word)
+        if form is None:
+            return []
+        return sorted(self._by_lemma[form], key=lambda o: -self._sense_count(o, form))
+
+    def _form(self, word: str) -> str | None:
+        """The lemma a word is a form of (itself, or the singular of a plural), when WordNet has it as a noun."""
         if self._by_lemma is None:
             index: dict[str, list[int]] = {}
             for offset, synset in self._synsets.items():
@@ -65,10 +72,7 @@ class WordNet:
             word[:-3] + "man" if word.endswith("men") else "",  # women, firemen
             word[:-3] if word.endswith("ren") else "",  # children
         )
-        for form in forms:
-            if form and form in self._by_lemma:
-                return sorted(self._by_lemma[form], key=lambda o: -self._sense_count(o, form))
-        return []
+        return next((form for form in forms if form and form in self._by_lemma), None)
 
     def _sense_count(self, offset: int, lemma: str) -> int:
         """How often ``lemma`` was tagged in this sense (SemCor): "cat" the animal 18, "cat" the guy 0."""
@@ -82,7 +86,20 @@ class WordNet:
         """Whether the most common sense of ``word`` is a kind of ``concept``'s ("astronaut" is a "person", "spaniel" a
         "dog"): how a source that names an astronaut already mentions the person the detector found."""
         wanted = set(self.senses(concept)[:1])
-        return bool(wanted) and any(wanted & set(self.ancestors(sense)) for sense in self.senses(word)[:1])
+        senses = self.senses(word)[:1]
+        if not wanted or not senses or self.mostly_adjective(word):
+            return False
+        return bool(wanted & set(self.ancestors(senses[0])))
+
+    def mostly_adjective(self, word: str) -> bool:
+        """Whether SemCor tagged ``word`` as an adjective more often than as a noun: "white" (the colour 76 times,
+        a person of European descent 16) is, so "a white dog" names no person; "duck" and "cook" are verbs as
+        often as nouns, but in a caption they are the animal and the person, so only adjectives count."""
+        form = self._form(word)
+        if form is None:
+            return False
+        nouns = sum(self._sense_count(offset, form) for offset in self._by_lemma[form])
+        return self._adjective_tags.get(form, 0) > nouns
 
     def ancestors(self, offset: int | str) -> list[int]:
         """The synset and all its hypernyms, nearest first (breadth-first, each once)."""
@@ -158,17 +175,25 @@ def _lemma_key(word: str) -> str:
     return word.split("(", 1)[0].lower()
 
 
-def _sense_counts(path: Path) -> dict[str, int]:
-    """``cntlist.rev`` lines: ``sense_key sense_number tag_count``; missing file → no counts."""
+def _sense_counts(path: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """``cntlist.rev`` lines: ``sense_key sense_number tag_count`` → the tag count of each noun sense key, and
+    per lemma the tags of its adjective senses together; missing file → no counts."""
     counts: dict[str, int] = {}
+    adjectives: dict[str, int] = {}
     if not path.exists():
-        return counts
+        return counts, adjectives
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             parts = line.split()
-            if len(parts) == 3 and parts[0].find("%1:") > 0:
+            if len(parts) != 3 or "%" not in parts[0]:
+                continue
+            lemma, _, rest = parts[0].partition("%")
+            if rest.startswith("1:"):
                 counts[parts[0]] = int(parts[2])
-    return counts
+            elif rest.startswith(("3:", "5:")):  # adjective, adjective satellite
+                lemma = lemma.replace("_", " ")
+                adjectives[lemma] = adjectives.get(lemma, 0) + int(parts[2])
+    return counts, adjectives
 
 
 @lru_cache(maxsize=1)

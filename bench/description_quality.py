@@ -1,7 +1,14 @@
 """Quality of the composed descriptions against human captions: the captioned Tux Paint stamps of the demo
 collection (one caption each) and ../shared/data/coco-mini (five captions per photo).
 
-- noun hit rate: how often the subject the describer names (or one of its WordNet hypernyms that a
+- main subject: how often the thing the alt leads with (the first object the detector counted, people first,
+  or else the classifier's subject when it is named) is mentioned in the image's captions — by its name, a
+  plural, or a word that is a kind of it (``accessibility.objects.mentioned``); counted over all images, so an
+  alt that names nothing is a miss; for coco-mini also the stricter "in at least 2 of the 5 captions";
+- people named: photos whose captions (at least 2 of 5) mention people and whose alt names them;
+- objects named: of the COCO classes at least 2 captions mention, the share the alt names (recall), and of
+  the classes the alt names, the share some caption mentions (precision);
+- noun hit rate: how often the classifier subject the describer names (or one of its WordNet hypernyms that a
   description could use, e.g. "bird" for "goldfinch") appears in the image's human captions; the chance
   rate is the same nouns checked against the captions of a random other image;
 - the same, per confidence band, which is how the band below which alt text names nothing was chosen;
@@ -9,7 +16,9 @@ collection (one caption each) and ../shared/data/coco-mini (five captions per ph
   default model), against the same for a random other image.
 
 The source descriptions of the stamps are not given to the describer here, so the figures measure only what
-the model and the pixels tell. Run: .venv/bin/python bench/description_quality.py [--bundle FOLDER]
+the models and the pixels tell. Detections are made as the see stage makes them; text is not read (it follows
+the lead in the alt and does not change what these figures count).
+Run: .venv/bin/python bench/description_quality.py [--bundle FOLDER] [--no-detector]
 """
 
 from __future__ import annotations
@@ -30,11 +39,14 @@ sys.path.insert(0, str(ROOT))
 
 from accessibility.describer import Describer, Facts, load_reduced  # noqa: E402
 from accessibility.labels import Label, speakable  # noqa: E402
+from accessibility.objects import mentioned  # noqa: E402
 from accessibility.wording import HEDGES  # noqa: E402
 from accessibility.wordnet import WordNet, default_wordnet  # noqa: E402
 from models.batch import top_k  # noqa: E402
+from models.detectors.centernet import COCO_CLASSES, CenterNetDetector  # noqa: E402
 from models.evaluation import load_coco_captions  # noqa: E402
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder  # noqa: E402
+from pipeline.pipelines.see.nodes import on_white  # noqa: E402
 from pipeline.source_notes import read_source_notes  # noqa: E402
 
 BANDS = [*(lowest for lowest, _ in HEDGES), 0.0]
@@ -77,8 +89,10 @@ def mentions(captions: list[str], nouns: set[str]) -> bool:
     return any(re.search(rf" {re.escape(noun)}(?:s|es)? ", text) for noun in nouns)
 
 
-def describe_set(items, encoder: OnnxImageEncoder, describer: Describer) -> list[dict]:
-    """Describe every image exactly as the pipeline does (same decoding, top-10 classes, no source text)."""
+def describe_set(
+    items, encoder: OnnxImageEncoder, describer: Describer, detector: CenterNetDetector | None
+) -> list[dict]:
+    """Describe every image as the pipeline does (same decoding, top-10 classes, detections; no source text)."""
     out = []
     for start in range(0, len(items), 32):
         batch = items[start : start + 32]
@@ -91,9 +105,59 @@ def describe_set(items, encoder: OnnxImageEncoder, describer: Describer) -> list
             ]
             with Image.open(io.BytesIO(data)) as header:
                 facts = Facts(*header.size)
-            said = describer.describe(load_reduced(data), labels, facts)
-            out.append({"captions": captions, "alt": said.alt, "subject": said.evidence["subject"]})
+            objects = detector.detect([on_white(load_reduced(data, side=2048))])[0] if detector else []
+            said = describer.describe(load_reduced(data), labels, facts, objects=objects)
+            out.append(
+                {
+                    "captions": captions,
+                    "alt": said.alt,
+                    "subject": said.evidence["subject"],
+                    "said_objects": said.evidence["said_objects"],
+                }
+            )
     return out
+
+
+def lead_mentions(item: dict, wordnet: WordNet) -> int:
+    """How many of the image's captions mention the thing its alt leads with (0 when the alt names nothing)."""
+    if item["said_objects"]:
+        name = item["said_objects"][0]["name"]
+        return sum(mentioned(name, caption, wordnet) for caption in item["captions"])
+    subject = item["subject"]
+    if subject is None or subject["confidence"] < BANDS[-2]:
+        return 0
+    nouns = nouns_for(wordnet, subject["id"]) | {subject["name"].lower()}
+    return sum(mentions([caption], nouns) for caption in item["captions"])
+
+
+def objects_named(described: list[dict], wordnet: WordNet) -> dict:
+    """People and COCO classes named in alts against the classes the captions mention."""
+    from accessibility.objects import named_in, spoken
+
+    wanted = found = said = said_right = people = people_named = 0
+    for item in described:
+        alt = item["alt"]
+        for label in COCO_CLASSES:
+            name = spoken(label)
+            in_captions = sum(mentioned(name, caption, wordnet) for caption in item["captions"])
+            in_alt = named_in(name, alt)
+            if in_captions >= min(2, len(item["captions"])):
+                wanted += 1
+                found += in_alt
+                if name == "person":
+                    people += 1
+                    people_named += in_alt
+            if in_alt:
+                said += 1
+                said_right += in_captions > 0
+    return {
+        "people": people,
+        "people_named": people_named,
+        "objects_wanted": wanted,
+        "objects_recall": found / wanted if wanted else 0.0,
+        "objects_said": said,
+        "objects_precision": said_right / said if said else 0.0,
+    }
 
 
 def score(described: list[dict], wordnet: WordNet, text: OnnxTextEncoder, seed: int = 0) -> dict:
@@ -117,8 +181,12 @@ def score(described: list[dict], wordnet: WordNet, text: OnnxTextEncoder, seed: 
     caption_means /= np.linalg.norm(caption_means, axis=1, keepdims=True)
     own = np.sum(alts * caption_means, axis=1)
     mismatched = np.sum(alts * caption_means[other], axis=1)
+    leads = [lead_mentions(item, wordnet) for item in described]
     return {
         "images": n,
+        "main_subject": float(np.mean([m >= 1 for m in leads])),
+        "main_subject_2": float(np.mean([m >= 2 for m in leads])),
+        **objects_named(described, wordnet),
         "named_in_alt": len(hits),
         "noun_hit_rate": float(np.mean(hits)) if hits else 0.0,
         "noun_chance_rate": float(np.mean(chance)) if chance else 0.0,
@@ -135,18 +203,33 @@ def main() -> None:
     parser.add_argument("--coco", type=Path, default=ROOT.parent / "shared" / "data" / "coco-mini")
     parser.add_argument("--manifest", type=Path, default=ROOT / "data" / "01_raw" / "demo" / "manifest.csv")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--no-detector", action="store_true", help="describe from the classifier alone (before)")
     args = parser.parse_args()
     bundle = args.bundle or Path(json.loads((ROOT / "data/06_models/model_bundle.json").read_text())["folder"])
     bundle = bundle if bundle.is_absolute() else ROOT / bundle
     encoder, text = OnnxImageEncoder(bundle, threads=2), OnnxTextEncoder(bundle, threads=2)
     wordnet = default_wordnet()
     describer = Describer(wordnet)
+    detector = None if args.no_detector else CenterNetDetector(threads=2)
     results = {}
     for name, items in captioned_sets(args.coco, args.manifest).items():
         started = time.perf_counter()
-        described = describe_set(items, encoder, describer)
+        described = describe_set(items, encoder, describer, detector)
         results[name] = score(described, wordnet, text) | {"seconds": round(time.perf_counter() - started, 1)}
-    print(f"bundle {encoder.spec} ({encoder.version})\n")
+    print(f"bundle {encoder.spec} ({encoder.version}); detector {detector.spec if detector else 'none'}\n")
+    print(
+        "| set | images | main subject in captions | in ≥ 2 captions | people named | objects named "
+        "(recall) | objects named that captions mention (precision) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        strict = f"{r['main_subject_2']:.1%}" if name != "Tux Paint stamps" else "–"
+        print(
+            f"| {name} | {r['images']} | {r['main_subject']:.1%} | {strict} | {r['people_named']} of {r['people']} "
+            f"| {r['objects_recall']:.1%} of {r['objects_wanted']} | {r['objects_precision']:.1%} of "
+            f"{r['objects_said']} |"
+        )
+    print()
     print(
         "| set | images | named in alt | main noun (or hypernym) in captions | chance | alt↔captions cosine | "
         "random pair | alt closer to own captions |"

@@ -272,3 +272,7 @@ def test_a_source_naming_a_kind_of_person_already_mentions_the_person(describer)
     assert "The models also see a person." in said.long and "does not mention" not in said.long
     other = describer.describe(solid((90, 90, 90)), [], Facts(10, 10, source_description="A yak"), objects=[person])
     assert "a person, which the source does not mention" in other.long
+    white = describer.describe(
+        solid((90, 90, 90)), [], Facts(10, 10, source_description="A white cat on a sofa"), objects=[person]
+    )
+    assert "a person, which the source does not mention" in white.long  # "white" here is a colour, not a person

@@ -53,4 +53,12 @@ def test_is_a_follows_the_most_common_sense_and_plurals(wordnet):
     assert all(wordnet.is_a(word, "person") for word in ("astronaut", "women", "children", "skier", "boys"))
     assert not wordnet.is_a("cat", "person")  # "cat" is also slang for a guy, but not usually
     assert wordnet.is_a("spaniels", "dog") and wordnet.is_a("puppy", "dog") and not wordnet.is_a("yak", "dog")
+
+
+def test_words_mostly_used_as_adjectives_are_not_taken_for_nouns(wordnet):
+    # "a white dog" names no person, though one noun sense of "white" is a person of European descent
+    assert wordnet.mostly_adjective("white") and not wordnet.is_a("white", "person")
+    assert not wordnet.is_a("whites", "person") and not wordnet.is_a("black", "person")
+    assert not any(wordnet.mostly_adjective(word) for word in ("man", "children", "ice cream", "zzzz"))
+    assert wordnet.is_a("duck", "bird") and wordnet.is_a("cook", "person")  # verbs too, but nouns in captions
     assert not wordnet.is_a("Eileen", "person") and not wordnet.is_a("", "person")
