@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from accessibility.describer import Describer, Facts, load_reduced  # noqa: E402
 from accessibility.labels import Label, speakable  # noqa: E402
-from accessibility.objects import mentioned  # noqa: E402
+from accessibility.objects import mentioned, named_in, spoken  # noqa: E402
 from accessibility.wording import HEDGES  # noqa: E402
 from accessibility.wordnet import WordNet, default_wordnet  # noqa: E402
 from models.batch import top_k  # noqa: E402
@@ -132,8 +132,6 @@ def lead_mentions(item: dict, wordnet: WordNet) -> int:
 
 def objects_named(described: list[dict], wordnet: WordNet) -> dict:
     """People and COCO classes named in alts against the classes the captions mention."""
-    from accessibility.objects import named_in, spoken
-
     wanted = found = said = said_right = people = people_named = 0
     for item in described:
         alt = item["alt"]

