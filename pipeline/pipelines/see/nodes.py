@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 VERSION = "see-2"  # bump when how pictures are prepared or read changes: every image is looked at again
 READ_SIDE = 2048  # longest side decoded: the detector needs 512, the text reader's line crops up to 2048
+SEE_BATCH = 8  # pictures the detector takes at once; the next batch is decoded meanwhile
 SIGHTING_COLUMNS = ["image_id", "signature", "objects", "text_lines", "text"]
 
 
@@ -127,10 +128,14 @@ def see_partition(todo: pd.DataFrame, *, params: dict[str, Any], signature: str,
 
     rows: list[dict[str, Any]] = []
     records = list(todo.itertuples(index=False))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for start in range(0, len(records), 8):
-            batch = records[start : start + 8]
-            pictures = list(pool.map(read, batch))
+    batches = [records[start : start + SEE_BATCH] for start in range(0, len(records), SEE_BATCH)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        # Decoding (Pillow releases the GIL) of the next batch overlaps the models' work on this one.
+        upcoming = [pool.submit(read, row) for row in batches[0]] if batches else []
+        for number, batch in enumerate(batches):
+            pictures = [future.result() for future in upcoming]
+            following = batches[number + 1] if number + 1 < len(batches) else []
+            upcoming = [pool.submit(read, row) for row in following]
             readable = [i for i, p in enumerate(pictures) if p is not None]
             found = detector.detect([on_white(pictures[i]) for i in readable]) if detector and readable else []
             objects = dict(zip(readable, found, strict=False))  # empty when there is no detector

@@ -112,3 +112,36 @@ def test_a_missing_detector_says_how_to_build_it(collection, tmp_path):
     params = PARAMS | {"detector": PARAMS["detector"] | {"folder": str(tmp_path / "nowhere")}}
     with pytest.raises(FileNotFoundError, match="make setup"):
         run(collection, params=params)
+
+
+def test_results_stay_with_their_pictures_across_batches(tmp_path, caplog):
+    """Pictures are decoded a batch ahead of the models: the sign in the second batch, an unreadable file in
+    the third, and plain photos elsewhere must come back in order, each with its own findings."""
+    from pipeline.pipelines.see.nodes import SEE_BATCH
+
+    root = tmp_path / "photos"
+    picture, _ = sign()
+    count = 2 * SEE_BATCH + 3
+    sign_at, broken_at = SEE_BATCH + 2, 2 * SEE_BATCH + 1
+    records = []
+    for i in range(count):
+        image = picture if i == sign_at else photo(320, 240, seed=i)
+        data = b"broken" if i == broken_at else encode(image, "PNG")
+        write(root / f"{i:02d}.png", data)
+        records.append(
+            {
+                "image_id": f"{i:032x}",
+                "path": f"{i:02d}.png",
+                "width": image.width,
+                "height": image.height,
+                "thumbnail": encode(image.resize((32, 32)), "JPEG"),
+            }
+        )
+    empty = pd.DataFrame(columns=["image_id", "signature", "objects", "text_lines", "text"])
+    with caplog.at_level(logging.WARNING):
+        out = see_images(pd.DataFrame(records), empty, PARAMS | {"partition_size": 64}, {"root": str(root)})
+    assert list(out["image_id"]) == [r["image_id"] for r in records]
+    read = [text.upper() for text in out["text"]]
+    assert read[sign_at] == "STOP"
+    assert [i for i, text in enumerate(read) if text] == [sign_at]
+    assert f"{broken_at:02d}.png unreadable" in caplog.text
