@@ -77,56 +77,43 @@ def _wheel(folder: Path, name: str = "glimpse_tiny", version: str = "1.0") -> Pa
     return out
 
 
+def _install_tiny(tmp_path: Path, uv: Path | None) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run the script in a new venv (with ``uv`` beside its python, or none) whose pip is configured with
+    only a find-links folder holding the tiny wheel; returns the run and the venv's site-packages."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    if uv is not None:
+        (venv / "bin" / "uv").symlink_to(uv)
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nno-index = true\nfind-links = {wheels}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = str(config)
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), str(_SCRIPT), "glimpse_tiny==1.0"], env=env, capture_output=True, text=True
+    )
+    return done, next((venv / "lib").glob("python3*/site-packages"))
+
+
 @pytest.mark.slow
 def test_installs_with_uv_from_the_find_links_pip_is_configured_with(tmp_path: Path) -> None:
     uv = Path(sys.executable).parent / "uv"
     if not uv.exists():
         pytest.skip("uv is not installed in this venv (make setup installs it)")
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    _wheel(wheels)
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    (venv / "bin" / "uv").symlink_to(uv)
-    config = tmp_path / "pip.conf"
-    config.write_text(f"[global]\nno-index = true\nfind-links = {wheels}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = str(config)
-    script = _SCRIPT
-    done = subprocess.run(
-        [str(venv / "bin" / "python"), str(script), "glimpse_tiny==1.0"], env=env, capture_output=True, text=True
-    )
+    done, site = _install_tiny(tmp_path, uv)
     assert done.returncode == 0, done.stderr
     assert "trying pip" not in done.stderr and "not found" not in done.stderr
-    site = next((venv / "lib").glob("python3*/site-packages"))
     assert (site / "glimpse_tiny-1.0.dist-info" / "INSTALLER").read_text().strip() == "uv"
-    answer = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import glimpse_tiny; print(glimpse_tiny.ANSWER)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert answer.stdout.strip() == "42"
+    python = site.parents[2] / "bin" / "python"
+    answer = subprocess.run([str(python), "-c", "import glimpse_tiny; print(glimpse_tiny.ANSWER)"], capture_output=True)
+    assert answer.stdout.strip() == b"42"
 
 
 @pytest.mark.slow
 def test_falls_back_to_pip_when_uv_is_missing(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    _wheel(wheels)
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    config = tmp_path / "pip.conf"
-    config.write_text(f"[global]\nno-index = true\nfind-links = {wheels}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = str(config)
-    done = subprocess.run(
-        [str(venv / "bin" / "python"), str(_SCRIPT), "glimpse_tiny==1.0"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    done, site = _install_tiny(tmp_path, uv=None)
     assert done.returncode == 0, done.stderr
     assert "installing with pip" in done.stderr
-    site = next((venv / "lib").glob("python3*/site-packages"))
     assert (site / "glimpse_tiny-1.0.dist-info" / "INSTALLER").read_text().strip() == "pip"
