@@ -10,7 +10,7 @@ import logging
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ class _TextForExport(nn.Module):
 
 
 TEXT_OUTPUT = "text_embedding"
+QUERY_FILE = "text.int8.onnx"
 IMAGE_OUTPUTS = ["image_embedding", "image_features", "class_probabilities"]
 
 
@@ -60,6 +61,20 @@ def export_onnx(
     program.save(str(path), external_data=False)
 
 
+def quantize_text(source: Path, target: Path) -> None:
+    """The int8 query graph: weights quantised per output channel, activations at run time (dynamic).
+    Per-tensor int8 cost 2.5 points of coco-mini R@10; per channel costs none (README "Speed")."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))  # it logs advice to pre-process the model on the root logger
+    try:
+        quantize_dynamic(str(source), str(target), per_channel=True, weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+
+
 def export_bundle(encoder: Encoder, folder: Path, with_image: bool = True) -> BundleManifest:
     """Write text.onnx (+ image.onnx), tokenizer.json and manifest.json into ``folder`` atomically."""
     text_model, text_spec, tokenizer_file = encoder.text_export()
@@ -80,8 +95,10 @@ def export_bundle(encoder: Encoder, folder: Path, with_image: bool = True) -> Bu
             [TEXT_OUTPUT],
             {"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
         )
+        text_spec = replace(text_spec, query_file=QUERY_FILE)
+        quantize_text(staging / text_spec.file, staging / QUERY_FILE)
         shutil.copyfile(tokenizer_file, staging / text_spec.tokenizer)
-        files = [text_spec.file, text_spec.tokenizer]
+        files = [text_spec.file, QUERY_FILE, text_spec.tokenizer]
         image_spec = None
         if with_image:
             from models.encoders.torch_towers import imagenet_class_ids

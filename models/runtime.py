@@ -25,14 +25,16 @@ def make_session(path: Path, threads: int | None = None) -> ort.InferenceSession
 
 
 class OnnxTextEncoder:
-    """Texts → L2-normalised embeddings with the bundle's tokenizer and text graph."""
+    """Texts → L2-normalised embeddings with the bundle's tokenizer and text graph; ``queries``: the bundle's
+    int8 query graph where it has one (the server's text queries), else the full-precision graph."""
 
-    def __init__(self, folder: Path | str, threads: int | None = None) -> None:
+    def __init__(self, folder: Path | str, threads: int | None = None, queries: bool = False) -> None:
         folder = Path(folder)
         self.manifest = BundleManifest.load(folder)
         spec = self.manifest.text
         self.tokenizer = TextTokenizer(folder / spec.tokenizer, spec.max_length, spec.pad_id, spec.pad_to)
-        self.session = make_session(folder / spec.file, threads)
+        self.file = spec.query_file if queries and spec.query_file else spec.file
+        self.session = make_session(folder / self.file, threads)
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.dim = self.manifest.dim
         self.spec = self.manifest.spec

@@ -35,6 +35,14 @@ def test_default_model_text_parity_on_200_strings(default_encoder, default_bundl
     assert parity.rows == 200 and parity.holds(0.9999), parity
 
 
+def test_the_int8_query_graph_stays_close_to_full_precision(default_bundle):
+    """Queries are encoded with text.int8.onnx: the same directions, not the same numbers."""
+    full, queries = OnnxTextEncoder(default_bundle), OnnxTextEncoder(default_bundle, queries=True)
+    assert (full.file, queries.file) == ("text.onnx", "text.int8.onnx")
+    parity = compare(full.encode_texts(TEXTS), queries.encode_texts(TEXTS))
+    assert parity.min_cosine >= 0.97 and not parity.holds(0.9999), parity  # quantised, and close
+
+
 def test_default_model_image_parity_on_real_photos(default_encoder, default_bundle):
     paths = sorted((SHARED_DATA / "coco-mini" / "train2017").glob("*.jpg"))[:16]
     if not paths:
@@ -76,6 +84,7 @@ def test_manifest_records_spec_version_and_preprocessing(default_encoder, defaul
         "classes.json",
         "image.onnx",
         "manifest.json",
+        "text.int8.onnx",
         "text.onnx",
         "tokenizer.json",
     ]
@@ -91,7 +100,7 @@ def test_text_query_path_imports_no_torch(default_bundle):
     script = (
         "import sys\n"
         "from models.runtime import OnnxTextEncoder\n"
-        f"encoder = OnnxTextEncoder({str(default_bundle)!r})\n"
+        f"encoder = OnnxTextEncoder({str(default_bundle)!r}, queries=True)\n"
         "vector = encoder.encode_texts(['a red car'])\n"
         "assert vector.shape == (1, 384), vector.shape\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'open_clip', 'timm'))\n"

@@ -77,6 +77,23 @@ def test_a_broken_version_does_not_take_down_the_others(two_versions):
         hidden.rename(index_dir)
 
 
+def test_a_damaged_manifest_makes_its_version_unavailable_not_the_server(two_versions):
+    """A manifest cut short (or from an export this server cannot read) is a 503 for that version, never a 500."""
+    folder, registry = two_versions
+    manifest = registry.bundle_path(registry.get("1")) / "manifest.json"
+    saved = manifest.read_bytes()
+    manifest.write_bytes(saved[: len(saved) // 2])
+    try:
+        with pytest.raises(ModelLoadError, match=r"manifest .* is damaged or incomplete"):
+            pool_for(folder, registry).get("1")
+        with TestClient(create_app(settings_for(folder))) as client:
+            broken = client.get("/api/search", params={"q": "cat", "model": "1"})
+            assert broken.status_code == 503 and broken.json()["error"] == "model_unavailable"
+            assert client.get("/api/search", params={"q": "cat", "model": "2"}).status_code == 200
+    finally:
+        manifest.write_bytes(saved)
+
+
 def test_moving_production_under_load_fails_no_request(two_versions):
     folder, registry = two_versions
     registry.set_alias(PRODUCTION, "1")

@@ -43,7 +43,8 @@ def evaluate_model(bundle: dict[str, Any], previous: dict[str, Any] | None, para
     if not coco.exists():
         logger.warning("evaluate: %s not found; coco-mini metrics skipped", coco)
     started = time.perf_counter()
-    metrics = evaluate_encoders(OnnxTextEncoder(bundle["folder"]), OnnxImageEncoder(bundle["folder"]), coco, stamps)
+    text = OnnxTextEncoder(bundle["folder"], queries=True)  # what the server encodes queries with
+    metrics = evaluate_encoders(text, OnnxImageEncoder(bundle["folder"]), coco, stamps)
     logger.info(
         "evaluate: %s in %.0f s: %s",
         bundle["spec"],

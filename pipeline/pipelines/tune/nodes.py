@@ -161,7 +161,8 @@ def tune_adapter(
         logger.info("tune: skipped: %s", report["skipped"])
         return report
 
-    raw_text = OnnxTextEncoder(bundle)  # the encoder without any adapter: a new one is learned from all votes
+    # the query encoder as served, without any adapter: a new one is learned from all votes
+    raw_text = OnnxTextEncoder(bundle, queries=True)
     current = load_adapter(bundle, raw_text.dim)  # production as served, for the "before" figures
     texts = sorted(set(usable["query_text"]))
     raw = dict(zip(texts, raw_text.encode_texts(texts), strict=True))
