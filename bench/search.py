@@ -3,25 +3,28 @@ throughput under concurrent load from a second process on loopback; and the simp
 encoding + numpy brute force + reading parquet) measured in the same run.
 
 Needs the demo artifacts (`make pipeline`). Run: .venv/bin/python bench/search.py [--seconds 20]
+`--paths-only` measures only the HTTP paths (the API, the HTMX fragment, the whole page, "more like this").
 Prints markdown tables. Every loop is bounded in count and time; traffic goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from server.core.protocol import server_command
 
-QUERIES = [
+SHORT_QUERIES = [
     "a red car",
     "a cat sleeping",
     "mountains at sunset",
@@ -38,6 +41,22 @@ QUERIES = [
     "a rocket launch",
     "a bowl of soup",
 ]
+COCO = Path(os.environ.get("GLIMPSE_COCO", "../shared/data/coco-mini"))
+
+
+def caption_queries(count: int = 200) -> list[str]:
+    """Caption-length queries (10–15 words): coco-mini's own captions, what people type when they describe a
+    photo; the short list where coco-mini is absent."""
+    if not (COCO / "captions_train2017.json").is_file():
+        print(f"note: {COCO} not found; short queries instead of captions")
+        return SHORT_QUERIES
+    from models.evaluation import load_coco_captions
+
+    captions = load_coco_captions(COCO).captions
+    return [c for c in captions if 10 <= len(c.split()) <= 15][:count]
+
+
+QUERIES = caption_queries()
 
 
 def percentiles(samples_ms: list[float]) -> str:
@@ -150,7 +169,9 @@ asyncio.run(main())
 """
 
 
-def http_load(seconds: float, concurrency: int) -> tuple[str, str, str, str]:
+@contextlib.contextmanager
+def served() -> Iterator[int]:
+    """The server in its own process on a free loopback port, until the block ends; yields the port."""
     port = free_port()
     env = os.environ | {"GLIMPSE_ONNX_THREADS": "1"}
     server = subprocess.Popen(
@@ -173,26 +194,73 @@ def http_load(seconds: float, concurrency: int) -> tuple[str, str, str, str]:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30).status_code == 200:
                 break
             time.sleep(1)
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                LOAD_CLIENT,
-                f"http://127.0.0.1:{port}/api/search",
-                str(seconds),
-                str(concurrency),
-                "100000",
-                json.dumps(QUERIES),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=seconds + 60,
-            check=True,
-        )
-        result = json.loads(out.stdout)
+        yield port
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def path_latency(port: int, rounds: int) -> list[tuple[str, str]]:
+    """One client, one request at a time: what a person waits for on each path the pages and the API use."""
+    import httpx
+
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, timeout=30) as client:
+        first = client.get("/api/search", params={"q": QUERIES[0], "k": 10}).json()["results"][0]["image_id"]
+        paths = [
+            ("GET /api/search", "/api/search", {}),
+            ("GET /search, HTMX fragment (HX-Request: true)", "/search", {"HX-Request": "true"}),
+            ("GET /search, whole page", "/search", {}),
+        ]
+        rows = []
+        for label, path, headers in paths:
+            samples = []
+            for i in range(rounds + len(QUERIES)):
+                started = time.perf_counter()
+                answer = client.get(path, params={"q": QUERIES[i % len(QUERIES)], "k": 10}, headers=headers)
+                elapsed = (time.perf_counter() - started) * 1000
+                answer.raise_for_status()
+                if i >= len(QUERIES):
+                    samples.append(elapsed)
+            rows.append((label, percentiles(samples)))
+        import pandas as pd
+
+        everyone = pd.read_parquet("data/03_primary/images.parquet", columns=["image_id"])["image_id"].tolist()
+        for label, ask in (
+            ("GET /search/similar, every image once", lambda i: client.get("/search/similar", params={"image_id": i})),
+            (
+                "POST /api/search/image by id, every image once",
+                lambda i: client.post("/api/search/image", data={"image_id": i, "k": 10}),
+            ),
+        ):
+            ask(first).raise_for_status()
+            samples = []
+            for image_id in everyone:
+                started = time.perf_counter()
+                ask(image_id).raise_for_status()
+                samples.append((time.perf_counter() - started) * 1000)
+            rows.append((f"{label} ({len(everyone)}, the largest included)", percentiles(samples)))
+    return rows
+
+
+def http_load(port: int, seconds: float, concurrency: int) -> tuple[str, str, str, str]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LOAD_CLIENT,
+            f"http://127.0.0.1:{port}/api/search",
+            str(seconds),
+            str(concurrency),
+            "100000",
+            json.dumps(QUERIES),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    result = json.loads(out.stdout)
     done = len(result["latencies"])
     return (
         f"{concurrency}",
@@ -207,8 +275,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--paths-only", action="store_true", help="only the one-client HTTP path latencies")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.paths_only:
+        with served() as port:
+            paths = path_latency(port, min(args.rounds, 200))
+        print("| path | p50 / p99 ms |\n|---|---|")
+        for row in paths:
+            print("| " + " | ".join(row) + " |")
+        return
     print(f"machine: {os.cpu_count()} cores")
     base, base_median = baseline_latency(min(args.rounds, 100))  # first: the server side keeps torch out
     rows = stage_latency(args.rounds)
@@ -223,7 +299,13 @@ def main() -> None:
     print(f"| Glimpse: ONNX Runtime + Faiss + Feast online store | {ours} |")
     print(f"| torch encoder + numpy brute force + parquet read | {base} |")
     print(f"\nGlimpse is {ratio:.1f}× faster at the median.")
-    load = http_load(args.seconds, args.concurrency)
+    with served() as port:
+        paths = path_latency(port, min(args.rounds, 200))
+        load = http_load(port, args.seconds, args.concurrency)
+    print("\n### Over HTTP, one client on loopback, ms (p50 / p99)\n")
+    print("| path | p50 / p99 |\n|---|---|")
+    for row in paths:
+        print("| " + " | ".join(row) + " |")
     print(f"\n### HTTP throughput, {args.seconds:.0f} s of GET /api/search from a second process on loopback\n")
     print("| concurrency | requests/s | latency p50 / p99 ms | errors |\n|---:|---:|---|---:|")
     print("| " + " | ".join(load) + " |")

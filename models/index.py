@@ -114,6 +114,20 @@ class VectorIndex:
         k = max(1, min(k, max(self.meta.count, 1)))
         return self.index.search(queries, k)
 
+    def vector(self, position: int) -> np.ndarray | None:
+        """The stored vector at ``position`` (decoded, for compressed kinds); ``None`` where the index type
+        cannot give it back. IVF needs its id → list map, built on first use (8 bytes a vector, in memory)."""
+        try:
+            return self.index.reconstruct(int(position))
+        except RuntimeError:
+            pass
+        try:
+            ivf = faiss.extract_index_ivf(self.index)
+            ivf.make_direct_map()
+            return self.index.reconstruct(int(position))
+        except RuntimeError:
+            return None
+
     def save(self, folder: Path) -> None:
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)

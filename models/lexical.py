@@ -12,6 +12,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,6 @@ def objects_text(labels: Iterable[str]) -> str:
 class Hit:
     image_id: str
     score: float  # BM25, higher is better (FTS5's rank negated)
-    fields: tuple[str, ...]  # the fields any query word matched in, for "why it matched"
     exact: bool = False  # every query word is in the collection's own words or in the text read in the picture
 
 
@@ -70,6 +70,7 @@ class LexicalIndex:
             db.close()
         except sqlite3.Error as exc:
             raise ValueError(f"the word index {self.path} cannot be read ({exc})") from None
+        self._local = threading.local()  # one read-only connection per serving thread, kept open
         self.weight = float(meta.get("weight", 0.0))  # how much a word match adds to the dense score
         self.exact_weight = float(meta.get("exact_weight", 0.0))  # and a match of every word in source or text
 
@@ -100,36 +101,51 @@ class LexicalIndex:
             temp.unlink(missing_ok=True)
         return path
 
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection: opening one per query cost more than the query (and its page cache)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self._uri, uri=True)
+        return db
+
     def search(self, query: str, k: int = 100) -> list[Hit]:
         """The best ``k`` documents matching any of the query's words, best first."""
-        terms = query_terms(query)
+        terms = _quoted(query)
         if not terms:
             return []
-        quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
         weights = ", ".join(str(WEIGHTS[f]) for f in FIELDS)
-        highlights = ", ".join(f"highlight(docs, {i + 1}, char(1), '')" for i in range(len(FIELDS)))
-        with sqlite3.connect(self._uri, uri=True) as db:
-            rows = db.execute(
-                f"SELECT image_id, -bm25(docs, 0, {weights}), {highlights} FROM docs WHERE docs MATCH ? "
-                f"ORDER BY bm25(docs, 0, {weights}) LIMIT ?",
-                (" OR ".join(quoted), int(k)),
-            ).fetchall()
-            exact = {
-                row[0]
-                for row in db.execute(
-                    "SELECT image_id FROM docs WHERE docs MATCH ?", ("{source text} : (" + " AND ".join(quoted) + ")",)
-                )
-            }
-        db.close()
-        return [
-            Hit(
-                row[0],
-                float(row[1]),
-                tuple(f for f, marked in zip(FIELDS, row[2:], strict=True) if "\x01" in marked),
-                row[0] in exact,
+        db = self._db()
+        rows = db.execute(
+            f"SELECT image_id, -bm25(docs, 0, {weights}) FROM docs WHERE docs MATCH ? "
+            f"ORDER BY bm25(docs, 0, {weights}) LIMIT ?",
+            (" OR ".join(terms), int(k)),
+        ).fetchall()
+        exact = {
+            row[0]
+            for row in db.execute(
+                "SELECT image_id FROM docs WHERE docs MATCH ?", ("{source text} : (" + " AND ".join(terms) + ")",)
             )
-            for row in rows
-        ]
+        }
+        return [Hit(image_id, float(score), image_id in exact) for image_id, score in rows]
+
+    def fields(self, query: str, image_ids: list[str]) -> dict[str, tuple[str, ...]]:
+        """The fields any query word matched in, per image, for "why it matched": asked only for the few
+        results shown (highlighting every candidate cost as much as the ranking)."""
+        terms = _quoted(query)
+        if not terms or not image_ids:
+            return {}
+        highlights = ", ".join(f"highlight(docs, {i + 1}, char(1), '')" for i in range(len(FIELDS)))
+        marks = ", ".join("?" * len(image_ids))
+        rows = self._db().execute(
+            f"SELECT image_id, {highlights} FROM docs WHERE docs MATCH ? AND image_id IN ({marks})",
+            (" OR ".join(terms), *image_ids),
+        )
+        return {row[0]: tuple(f for f, marked in zip(FIELDS, row[1:], strict=True) if "\x01" in marked) for row in rows}
+
+
+def _quoted(query: str) -> list[str]:
+    """The query's words as FTS5 string literals (so no word is read as an operator)."""
+    return ['"' + t.replace('"', '""') + '"' for t in query_terms(query)]
 
 
 def _stem(word: str) -> str:

@@ -29,8 +29,18 @@ def get_templates(request: Request) -> Jinja2Templates:
 
 
 def get_collection(request: Request) -> CollectionSummary:
+    """The collection summary, read again only when the images table changes (its size or modification time)."""
     settings: Settings = request.app.state.settings
-    return summarise(settings.path(settings.images_table))
+    table = settings.path(settings.images_table)
+    try:
+        stat = table.stat()
+    except OSError:
+        return summarise(table)  # no table yet: the summary says so, and nothing is kept
+    key = (str(table), stat.st_mtime_ns, stat.st_size)
+    cached = getattr(request.app.state, "collection_summary", None)
+    if cached is None or cached[0] != key:
+        cached = request.app.state.collection_summary = (key, summarise(table))
+    return cached[1]
 
 
 def get_pool(request: Request) -> ModelPool:

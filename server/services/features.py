@@ -5,6 +5,11 @@ online store has their tables), so a missing or corrupt file is a clear "not rea
 error on the first query. A reader whose files were replaced or deleted since (a re-run pipeline, a restore),
 or whose read failed, reports itself unusable and the service container opens a fresh one: repairs take effect
 without a restart.
+
+Records (metadata + description) are kept in memory once read, keyed by the published feature version: the
+publication the pipeline writes after materialising (publication.json) and the online database's own file
+state. A publish, or any write to the online store, changes that key and empties the cache, so Feast stays the
+source of truth and a search reads it only for images it has not served since the last publish.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import sqlite3
 import sys
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,8 @@ OFFLINE_VIEWS = (  # what publish writes
     views.DESCRIPTION,
     views.SIGHTINGS,
 )
+PUBLICATION = "publication.json"  # written by the publish pipeline after each materialisation
+CACHED_RECORDS = 100_000  # ~1 KB each: a bounded LRU, so a million-image collection cannot fill the memory
 REBUILD = "re-run the pipeline (make pipeline, or: kedro run --pipelines publish) to rebuild it"
 PROBE_ID = "0" * 32
 
@@ -62,6 +70,15 @@ class ImageRecord:
     image_id: str
     metadata: dict[str, Any]
     description: dict[str, Any]
+
+
+def file_state(path: Path) -> tuple[int, int, int, int] | None:
+    """(inode, size, mtime ns, ctime ns) of a file, ``None`` when absent: changes whenever the file is written."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def file_identity(path: Path) -> tuple[int, int] | None:
@@ -91,6 +108,11 @@ class FeatureReader:
 
         self._store = open_store(self.root)
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()  # apart from the store's lock: hits never wait for a read
+        self._cache: OrderedDict[str, ImageRecord | None] = OrderedDict()
+        self._cache_key: tuple | None = None
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     # ---------------------------------------------------------------- checks at open
     def _check_registry(self) -> None:
@@ -154,24 +176,53 @@ class FeatureReader:
         """One real online read (of an id that is never stored); FeatureStoreUnavailableError when it fails."""
         self._read([f"{views.METADATA}:path"], [PROBE_ID])
 
+    def feature_version(self) -> tuple:
+        """What the cached records are valid for: the last publication and the online database's file state
+        (its write-ahead log too, should the store ever use one)."""
+        return tuple(file_state(p) for p in (self.root / PUBLICATION, self.online_path, self.root / "online.db-wal"))
+
     def records(self, ids: list[str]) -> list[ImageRecord | None]:
-        """Metadata and description per id, ``None`` for ids the store does not know."""
+        """Metadata and description per id, ``None`` for ids the store does not know; from memory for ids read
+        since the last publish, one batched online read for the rest."""
         if not ids:
             return []
+        version = self.feature_version()
+        found: dict[str, ImageRecord | None] = {}
+        with self._cache_lock:
+            if version != self._cache_key:
+                self._cache.clear()
+                self._cache_key = version
+            for image_id in ids:
+                if image_id in self._cache:
+                    found[image_id] = self._cache[image_id]
+                    self._cache.move_to_end(image_id)
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        if missing:
+            fresh = self._read_records(missing)
+            found.update(fresh)
+            with self._cache_lock:
+                if self._cache_key == version:  # not across a publish that happened meanwhile
+                    self._cache.update(fresh)
+                    while len(self._cache) > CACHED_RECORDS:
+                        self._cache.popitem(last=False)
+        with self._cache_lock:
+            self.cache_hits += len(ids) - len(missing)
+            self.cache_misses += len(missing)
+        return [found[i] for i in ids]
+
+    def _read_records(self, ids: list[str]) -> dict[str, ImageRecord | None]:
         rows = self._read(
             [f"{views.METADATA}:{f}" for f in METADATA] + [f"{views.DESCRIPTION}:{f}" for f in DESCRIPTION], ids
         )
-        out: list[ImageRecord | None] = []
+        out: dict[str, ImageRecord | None] = {}
         for i, image_id in enumerate(ids):
             if rows["path"][i] is None:
-                out.append(None)
+                out[image_id] = None
                 continue
-            out.append(
-                ImageRecord(
-                    image_id=image_id,
-                    metadata={f: rows[f][i] for f in METADATA},
-                    description=_description({f: rows[f][i] for f in DESCRIPTION}),
-                )
+            out[image_id] = ImageRecord(
+                image_id=image_id,
+                metadata={f: rows[f][i] for f in METADATA},
+                description=_description({f: rows[f][i] for f in DESCRIPTION}),
             )
         return out
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from models.adapter import AdaptedTextEncoder, load_adapter
 from models.bundle import BundleManifest
 from models.index import VectorIndex
@@ -55,12 +57,21 @@ class LoadedModel:
     loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
     _positions: dict[str, int] | None = field(default=None, repr=False)
+    _image_positions: dict[str, int] | None = field(default=None, repr=False)
 
     def positions(self) -> dict[str, int]:
         """Image id → row of the text index, built once per loaded version (word hits name ids)."""
         if self._positions is None:
             self._positions = {str(image_id): i for i, image_id in enumerate(self.text_index.ids)}
         return self._positions
+
+    def stored_image_vector(self, image_id: str) -> np.ndarray | None:
+        """An indexed image's vector in the image→image space, from the index itself (``None`` if it is not
+        indexed): "more like this" never decodes and encodes the original again."""
+        if self._image_positions is None:
+            self._image_positions = {str(i): p for p, i in enumerate(self.image_index.ids)}
+        position = self._image_positions.get(image_id)
+        return None if position is None else self.image_index.vector(position)
 
 
 def index_version(index: VectorIndex) -> str:
@@ -97,6 +108,7 @@ class ModelPool:
         self.threads = threads
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
         self._aliases: dict[str, tuple[float, str]] = {}
+        self._versions: tuple[float, list[ModelVersion]] | None = None
         self._lock = threading.RLock()
         self._loading: dict[str, threading.Lock] = {}
         self._reported: dict[str, str] = {}  # version → the load failure last logged (logged once, not per request)
@@ -116,9 +128,18 @@ class ModelPool:
         self._aliases[name] = (now, version)
         return version
 
+    def versions(self) -> list[ModelVersion]:
+        """Registered versions with their aliases, re-read at most every ``alias_refresh_s`` (as aliases are):
+        the pages' model list costs a registry query per refresh, not per page."""
+        now = time.monotonic()
+        cached = self._versions
+        if cached is None or now - cached[0] >= self.alias_refresh_s:
+            cached = self._versions = (now, self.registry.versions())
+        return cached[1]
+
     def known_names(self) -> list[str]:
         names: list[str] = []
-        for item in self.registry.versions():
+        for item in self.versions():
             names.append(item.version)
             names.extend(item.aliases)
         return sorted(set(names), key=lambda n: (n.isdigit(), int(n) if n.isdigit() else 0, n))
@@ -203,7 +224,7 @@ class ModelPool:
                 built_for, bundle = index.meta.model_version, manifest.version
                 raise ModelLoadError(f"model version {entry.version}: index built for {built_for}, bundle is {bundle}")
         try:
-            text = OnnxTextEncoder(bundle_dir, threads=self.threads)
+            text = OnnxTextEncoder(bundle_dir, threads=self.threads, queries=True)
             image = OnnxImageEncoder(bundle_dir, threads=self.threads)
         except Exception as exc:  # ONNX Runtime's own errors for a missing or damaged model file
             self._report(entry.version, f"ONNX bundle {bundle_dir} unreadable: {exc}")

@@ -4,6 +4,7 @@ descriptions and why each result matched."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -78,7 +79,8 @@ def _fused(model: LoadedModel, query: str, scores: np.ndarray, positions: np.nda
         if hit.exact:  # the collection's own words or the text in the picture hold every query word
             fused[p] += model.words.exact_weight
     order = sorted(fused, key=lambda p: (-fused[p], -dense.get(p, floor)))[:k]
-    matched = {str(index.ids[p]): (fused[p], words[p].fields if p in words else ()) for p in order}
+    fields = model.words.fields(query, [words[p].image_id for p in order if p in words])
+    matched = {str(index.ids[p]): (fused[p], fields.get(str(index.ids[p]), ())) for p in order}
     return (
         np.array([dense.get(p, floor) for p in order], np.float32),
         np.array(order, np.int64),
@@ -128,7 +130,25 @@ def search_image(
     started = time.perf_counter()
     pixels = model.image.preprocess.batch([image])
     _, vector = model.image.encode_pixels_and_features(pixels)
-    encoded = time.perf_counter()
+    return _search_image_vector(model, features, vector, k, exclude, time.perf_counter() - started)
+
+
+def search_similar(
+    model: LoadedModel, features: FeatureReader, image_id: str, k: int, original: Callable[[], Image.Image]
+) -> dict[str, Any]:
+    """More like an image of the collection, itself left out: its stored vector when the version indexed it,
+    else (published after the index was built) ``original()`` decoded and encoded."""
+    started = time.perf_counter()
+    vector = model.stored_image_vector(image_id)
+    if vector is None:
+        return search_image(model, features, original(), k, image_id)
+    return _search_image_vector(model, features, vector[None], k, image_id, time.perf_counter() - started)
+
+
+def _search_image_vector(
+    model: LoadedModel, features: FeatureReader, vector: np.ndarray, k: int, exclude: str | None, encode_s: float
+) -> dict[str, Any]:
+    started = time.perf_counter()
     scores, positions = model.image_index.search(vector, k + (1 if exclude else 0))
     keep = [i for i, p in enumerate(positions[0]) if p >= 0 and model.image_index.ids[p] != exclude][:k]
     searched = time.perf_counter()
@@ -142,8 +162,8 @@ def search_image(
         "no_good_match": not results,
         "results": results,
         "timings_ms": {
-            "encode": round((encoded - started) * 1000, 2),
-            "search": round((searched - encoded) * 1000, 2),
+            "encode": round(encode_s * 1000, 2),
+            "search": round((searched - started) * 1000, 2),
             "features": round((done - searched) * 1000, 2),
         },
     }

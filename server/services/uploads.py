@@ -61,13 +61,27 @@ def query_image(
         raise UploadError(422, "invalid_request", "send either an image file or an image_id, not both or neither")
     if image_id is None:
         return decode_upload(data, settings.max_upload_bytes, settings.max_upload_pixels), None
-    source_id = image_id.strip().lower()
-    if not IMAGE_ID.fullmatch(source_id):
-        raise UploadError(422, "invalid_request", "image_id must be 32 hexadecimal characters")
+    source_id = collection_image_id(features, image_id)
+    return original_image(settings, features, source_id), source_id
+
+
+def original_image(settings: Settings, features: FeatureReader, image_id: str) -> Image.Image:
+    """An image of the collection, decoded from its original file (UploadError 404 when the file is gone)."""
     try:
-        data, _ = read_original(settings, features, source_id)
+        data, _ = read_original(settings, features, image_id)
     except OriginalUnavailableError as exc:
         raise UploadError(404, exc.code, str(exc)) from None
     # The collection's own file is not an upload: the upload size limit does not apply (a 13 MB wallpaper of
     # the demo collection answered 413 "the upload is too large" before, found by bench/soak.py).
-    return decode_upload(data, None, settings.max_upload_pixels), source_id
+    return decode_upload(data, None, settings.max_upload_pixels)
+
+
+def collection_image_id(features: FeatureReader, image_id: str) -> str:
+    """An image id as the store keys it (trimmed, lower case) if the store has that image; UploadError 422 for
+    a malformed id, 404 for an unknown one."""
+    source_id = image_id.strip().lower()
+    if not IMAGE_ID.fullmatch(source_id):
+        raise UploadError(422, "invalid_request", "image_id must be 32 hexadecimal characters")
+    if features.records([source_id])[0] is None:
+        raise UploadError(404, "unknown_image", f"there is no image {source_id}")
+    return source_id

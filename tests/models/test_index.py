@@ -40,6 +40,26 @@ def test_ivfpq_beyond_hnsw_max():
     assert 0.0 < index.meta.recall_at_10 <= 1.0
 
 
+@pytest.mark.parametrize(
+    ("policy", "tolerance"),
+    [
+        (IndexPolicy(), 1e-6),  # flat
+        (IndexPolicy(flat_max=100, hnsw_max=100_000), 1e-6),  # HNSW keeps the full vectors
+        (IndexPolicy(flat_max=100, hnsw_max=500, pq_bytes=16, ivf_nprobe=8), 0.5),  # IVF-PQ decodes its codes
+    ],
+)
+def test_stored_vectors_come_back_from_every_kind(tmp_path, policy, tolerance):
+    vectors = unit_vectors(1000)
+    built = VectorIndex.build(vectors, IDS[:1000], "v1", policy)
+    built.save(tmp_path / "index")
+    index = VectorIndex.load(tmp_path / "index")  # memory-mapped, read-only
+    for position in (0, 537, 999):
+        stored = index.vector(position)
+        assert stored.shape == (32,) and np.abs(stored - vectors[position]).max() <= tolerance
+    _, found = index.search(index.vector(537)[None], 1)
+    assert policy.kind_for(1000) != "flat" or found[0, 0] == 537
+
+
 def test_save_load_round_trip_is_atomic(tmp_path):
     vectors = unit_vectors(200)
     first = VectorIndex.build(vectors, IDS[:200], "v1")

@@ -26,7 +26,9 @@ def index(tmp_path: Path) -> LexicalIndex:
 def test_words_are_stemmed_ranked_and_told_where_they_matched(index: LexicalIndex) -> None:
     assert (index.weight, index.exact_weight, index.count) == (0.05, 0.3, 4)
     hits = index.search("a dog", 10)
-    assert [h.image_id for h in hits] == ["dogs"] and hits[0].fields == ("objects", "description")
+    assert [h.image_id for h in hits] == ["dogs"]
+    assert index.fields("a dog", ["dogs", "yak"]) == {"dogs": ("objects", "description")}  # yak: no dog word
+    assert index.fields("a dog", []) == {} and index.fields("the", ["dogs"]) == {}
     assert [h.image_id for h in index.search("women walking", 10)] == ["people"]  # "person" in people's words
     assert index.search("the of a", 10) == [] and index.search("", 10) == []
     assert [h.image_id for h in index.search('"; DROP TABLE docs; --', 10)] == []  # quoted, never SQL

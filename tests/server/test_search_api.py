@@ -122,6 +122,26 @@ def test_image_search_by_id_excludes_the_query_image(client):
     assert len(body["results"]) == 3 and top["image_id"] not in {r["image_id"] for r in body["results"]}
 
 
+def test_image_search_by_id_uses_the_stored_vector_not_the_original(client, project):
+    """ "More like this" takes an indexed image's vector from the index: it answers with the original file
+    gone, and ranks as a search by the same file's upload does."""
+    folder, _ = project
+    top = first_result(client)["results"][0]
+    original = folder / "data/01_raw/demo" / top["metadata"]["path"]
+    data = {"k": 11}
+    upload = client.post("/api/search/image", files={"file": ("q.jpg", original.read_bytes(), "image/jpeg")}, data=data)
+    moved = original.rename(original.with_suffix(".moved"))
+    try:
+        by_id = client.post("/api/search/image", data={"image_id": top["image_id"].upper(), "k": 10})
+        assert client.get(top["image_url"]).json()["error"] == "image_file_missing"
+    finally:
+        moved.rename(original)
+    assert by_id.status_code == 200, by_id.text
+    assert by_id.json()["timings_ms"]["encode"] < 5  # no decode, no image tower
+    expected = [r["image_id"] for r in upload.json()["results"] if r["image_id"] != top["image_id"]]
+    assert [r["image_id"] for r in by_id.json()["results"]] == expected[:10]
+
+
 def test_image_search_by_id_is_not_bound_by_the_upload_size_limit(project):
     """A collection image larger than an upload may be is still a valid query by its id."""
     folder, _ = project

@@ -146,3 +146,40 @@ def test_no_good_match_is_said_and_announced(client):
     assert 'data-announce="No good match for quarterly tax report. Showing the closest 1."' in html
     assert "No picture matches “quarterly tax report” well" in html
     assert "Weak match (0.12): probably not what you asked for" in html
+
+
+def test_fragments_skip_the_model_list_and_pages_share_one_registry_read(client, monkeypatch):
+    pool = client.app.state.services.pool()
+    reads = []
+    real = pool.registry.versions
+    monkeypatch.setattr(pool.registry, "versions", lambda: reads.append(1) or real())
+    monkeypatch.setattr(pool, "alias_refresh_s", 60.0)
+    monkeypatch.setattr(pool, "_versions", None)
+    for _ in range(3):
+        assert client.get("/search", params={"q": "photo"}, headers={"HX-Request": "true"}).status_code == 200
+    assert reads == []  # the fragment has no model selector
+    for _ in range(3):
+        assert 'value="1"' in client.get("/search", params={"q": "photo"}).text  # version 1 is in the selector
+    assert len(reads) == 1
+    monkeypatch.setattr(pool, "alias_refresh_s", 0.0)
+    client.get("/")
+    assert len(reads) == 2  # read again once the refresh interval has passed
+
+
+def test_the_collection_summary_is_read_again_only_when_the_table_changes(client, monkeypatch):
+    import os
+
+    import server.api.deps as deps
+
+    reads = []
+    real = deps.summarise
+    monkeypatch.setattr(deps, "summarise", lambda table: reads.append(table) or real(table))
+    client.app.state.collection_summary = None
+    pages = [client.get("/").text for _ in range(3)]
+    assert len(reads) == 1 and all("About this collection" in page for page in pages)
+    settings = client.app.state.settings
+    table = settings.path(settings.images_table)
+    stat = table.stat()
+    os.utime(table, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    client.get("/")
+    assert len(reads) == 2

@@ -9,6 +9,7 @@ Errors are shown on the page next to the control that caused them, never as a JS
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -24,8 +25,8 @@ from server.core.session import session_of
 from server.services.collection import CollectionSummary
 from server.services.experiment import Routed
 from server.services.model_pool import ModelLoadError, ModelPool, UnknownModelError
-from server.services.search import search_image, search_text
-from server.services.uploads import IMAGE_ID, UploadError, query_image
+from server.services.search import search_image, search_similar, search_text
+from server.services.uploads import IMAGE_ID, UploadError, collection_image_id, original_image, query_image
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -61,7 +62,7 @@ def _model_choices(pool: ModelPool | None, default: str) -> list[dict[str, Any]]
         return []
     choices = [{"value": default, "label": f"{default} (default)"}]
     try:
-        versions = pool.registry.versions()
+        versions = pool.versions()
     except Exception:  # noqa: BLE001 - a registry hiccup leaves only the default choice
         return choices
     for v in sorted(versions, key=lambda v: int(v.version) if v.version.isdigit() else 0, reverse=True):
@@ -100,12 +101,12 @@ def _page(
     """A whole page, or only the results fragment when HTMX asked for it."""
     pool = _pool(request)
     form: SearchForm = context.setdefault("form", SearchForm(model=settings.default_model))
-    choices = _model_choices(pool, settings.default_model)
     fragment = (
         request.headers.get("HX-Request") == "true"
         and request.headers.get("HX-History-Restore-Request") != "true"  # history restores need the whole page
         and template == "search.html"
     )
+    choices = [] if fragment else _model_choices(pool, settings.default_model)  # the fragment has no selector
     context |= {
         "k_choices": K_CHOICES,
         "model_choices": choices,
@@ -244,10 +245,11 @@ def similar_page(
     routed = _model_or_error(request, settings, form) if not form.errors else None
     if routed is not None:
         try:
-            image, source_id = query_image(settings, _features(request), None, image_id)
-            answer = search_image(routed.model, _features(request), image, form.k, source_id)
-            answer = _answered(request, answer, routed)
-            source = _features(request).records([source_id])[0]
+            features = _features(request)
+            source_id = collection_image_id(features, image_id)
+            original = partial(original_image, settings, features, source_id)  # decoded only if not indexed
+            answer = _answered(request, search_similar(routed.model, features, source_id, form.k, original), routed)
+            source = features.records([source_id])[0]
         except UploadError as exc:
             form.errors["image"] = _upload_message(exc)
     status = 404 if "image" in form.errors else 422 if form.errors.keys() & {"k", "model"} else 200
@@ -267,8 +269,8 @@ def image_page(request: Request, image_id: str, templates: Templates, settings: 
     routed = _model_or_error(request, settings, form)
     if routed is not None:
         try:
-            image, _ = query_image(settings, features, None, image_id)
-            similar = search_image(routed.model, features, image, SIMILAR_ON_IMAGE_PAGE, image_id)
+            original = partial(original_image, settings, features, image_id)  # decoded only if not indexed
+            similar = search_similar(routed.model, features, image_id, SIMILAR_ON_IMAGE_PAGE, original)
             similar = _answered(request, similar, routed)
         except UploadError as exc:
             form.errors["image"] = _upload_message(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
@@ -14,9 +15,9 @@ from server.api.schemas import SearchAnswer, error_responses
 from server.core.config import Settings
 from server.services.experiment import Routed
 from server.services.features import FeatureReader
-from server.services.search import search_image, search_text
+from server.services.search import search_image, search_similar, search_text
 from server.services.served import ServedCounter
-from server.services.uploads import UploadError, query_image
+from server.services.uploads import UploadError, collection_image_id, original_image, query_image
 
 router = APIRouter(prefix="/api/search", tags=["search"])
 
@@ -87,8 +88,13 @@ async def search_by_image(
 ) -> dict:
     data = await file.read(settings.max_upload_bytes + 1) if file is not None else None
     try:
-        image, source_id = await run_in_threadpool(query_image, settings, features, data, image_id)
+        if data is None and image_id is not None:  # an image of the collection: its stored vector
+            source_id = collection_image_id(features, image_id)
+            original = partial(original_image, settings, features, source_id)  # decoded only if not indexed
+            answer = await run_in_threadpool(search_similar, routed.model, features, source_id, k, original)
+            return answered(answer, routed, served, votable=True)
+        image, _ = await run_in_threadpool(query_image, settings, features, data, image_id)
     except UploadError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
-    answer = await run_in_threadpool(search_image, routed.model, features, image, k, source_id)
-    return answered(answer, routed, served, votable=source_id is not None)
+    answer = await run_in_threadpool(search_image, routed.model, features, image, k)
+    return answered(answer, routed, served, votable=False)
