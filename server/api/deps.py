@@ -1,5 +1,8 @@
 """Dependencies shared by the routes: settings, templates, collection summary, model pool and A/B routing,
-feature store, feedback store and counters."""
+feature store, feedback store and counters.
+
+Those that only read the app's state are ``async``: FastAPI runs a plain ``def`` dependency in a worker thread,
+a hop that cost more than the dependency. Those that may open a store or read a file stay plain ``def``."""
 
 from __future__ import annotations
 
@@ -20,11 +23,11 @@ from server.services.rate_limit import RateLimiter
 from server.services.served import ServedCounter
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_templates(request: Request) -> Jinja2Templates:
+async def get_templates(request: Request) -> Jinja2Templates:
     return request.app.state.templates
 
 
@@ -69,7 +72,7 @@ def get_feedback(request: Request) -> FeedbackStore:
     return store
 
 
-def get_vote_limits(request: Request) -> tuple[RateLimiter, RateLimiter]:
+async def get_vote_limits(request: Request) -> tuple[RateLimiter, RateLimiter]:
     """Votes per minute: (per session, per client address); created on first use, kept for the app's life."""
     state = request.app.state
     if getattr(state, "vote_limits", None) is None:
@@ -81,11 +84,11 @@ def get_vote_limits(request: Request) -> tuple[RateLimiter, RateLimiter]:
     return state.vote_limits
 
 
-def get_experiment(request: Request) -> Experiment:
+async def get_experiment(request: Request) -> Experiment:
     return request.app.state.experiment
 
 
-def get_served(request: Request) -> ServedCounter:
+async def get_served(request: Request) -> ServedCounter:
     return request.app.state.served
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import mimetypes
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Python 3.11's table lacks these; browsers refuse module workers and wasm served as text/plain.
 mimetypes.add_type("text/javascript", ".mjs")
@@ -58,17 +60,34 @@ CACHE_RULES = (
 )
 
 
+class ResponseHeaders:
+    """Pure ASGI middleware (Starlette's ``@app.middleware`` wrapper cost ~0.5 ms a request): adds the headers
+    above to every response start, never replacing one a route set itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in (ISOLATION | SECURITY).items():
+                    headers.setdefault(name, value)
+                if not path.startswith(NO_POLICY_PATHS):
+                    headers.setdefault("Content-Security-Policy", CSP)
+                for prefix, rule in CACHE_RULES:
+                    if path.startswith(prefix) and message["status"] == 200:
+                        headers.setdefault("Cache-Control", rule)
+                        break
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def headers(request: Request, call_next):
-        response = await call_next(request)
-        path = request.url.path
-        for name, value in (ISOLATION | SECURITY).items():
-            response.headers.setdefault(name, value)
-        if not path.startswith(NO_POLICY_PATHS):
-            response.headers.setdefault("Content-Security-Policy", CSP)
-        for prefix, rule in CACHE_RULES:
-            if path.startswith(prefix) and response.status_code == 200:
-                response.headers.setdefault("Cache-Control", rule)
-                break
-        return response
+    app.add_middleware(ResponseHeaders)

@@ -11,9 +11,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("glimpse.access")
 BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -38,6 +39,41 @@ class PoolCollector:
         yield from (loaded, size, evictions)
 
 
+class Measured:
+    """Pure ASGI middleware (Starlette's ``@app.middleware`` wrapper cost ~0.5 ms a request): counts and times
+    every request by route template and status, and writes the access log line."""
+
+    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            seconds = time.perf_counter() - started
+            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"]
+            self.requests.labels(method, template, str(status)).inc()
+            self.latency.labels(method, template).observe(seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                line = {"method": method, "route": template, "status": status, "ms": round(seconds * 1000, 2)}
+                access_log.info(json.dumps(line))
+
+
 def install(app: FastAPI, pool_status: Callable[[], dict | None]) -> None:
     registry = CollectorRegistry()
     requests = Counter("glimpse_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
@@ -45,26 +81,7 @@ def install(app: FastAPI, pool_status: Callable[[], dict | None]) -> None:
         "glimpse_request_seconds", "Request latency", ["method", "route"], buckets=BUCKETS, registry=registry
     )
     registry.register(PoolCollector(pool_status))
-
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            seconds = time.perf_counter() - started
-            route = request.scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            requests.labels(request.method, template, str(status)).inc()
-            latency.labels(request.method, template).observe(seconds)
-            access_log.info(
-                json.dumps(
-                    {"method": request.method, "route": template, "status": status, "ms": round(seconds * 1000, 2)}
-                )
-            )
+    app.add_middleware(Measured, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 import secrets
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "glimpse_session"
 MAX_AGE_S = 365 * 24 * 3600
@@ -31,23 +33,40 @@ def session_of(request: Request) -> str:
     return session
 
 
-def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def anonymous_session(request: Request, call_next):
-        if request.url.path.startswith(NO_COOKIE_PREFIXES):
-            return await call_next(request)
-        given = request.cookies.get(COOKIE, "")
+def cookie_header(session: str, secure: bool) -> str:
+    """The Set-Cookie value for ``session``, written by Starlette's own cookie code."""
+    response = Response()
+    response.set_cookie(COOKIE, session, max_age=MAX_AGE_S, path="/", httponly=True, samesite="lax", secure=secure)
+    return response.headers["set-cookie"]
+
+
+class AnonymousSession:
+    """Pure ASGI middleware: the session id in ``request.state.session``, a cookie minted when missing or
+    malformed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(NO_COOKIE_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        given = Request(scope).cookies.get(COOKIE, "")
         fresh = not PATTERN.fullmatch(given)
-        request.state.session = new_session_id() if fresh else given
-        response = await call_next(request)
-        if fresh:
-            response.set_cookie(
-                COOKIE,
-                request.state.session,
-                max_age=MAX_AGE_S,
-                path="/",
-                httponly=True,
-                samesite="lax",
-                secure=request.url.scheme == "https",
-            )
-        return response
+        session = new_session_id() if fresh else given
+        scope.setdefault("state", {})["session"] = session
+        if not fresh:
+            await self.app(scope, receive, send)
+            return
+        cookie = cookie_header(session, secure=scope.get("scheme") == "https")
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(AnonymousSession)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from server.api.deps import get_features, get_model, get_served, get_settings
 from server.api.errors import ApiError
@@ -64,9 +65,9 @@ def search(
     features: Annotated[FeatureReader, Depends(get_features)],
     served: Annotated[ServedCounter, Depends(get_served)],
     k: Annotated[int, Query(ge=1, le=100, description="How many results, 1–100")] = 10,
-) -> dict:
+) -> JSONResponse:
     answer = search_text(routed.model, features, clean_query(q), k)
-    return answered(answer, routed, served)
+    return JSONResponse(answered(answer, routed, served))
 
 
 @router.post(
@@ -85,16 +86,21 @@ async def search_by_image(
     file: Annotated[UploadFile, File(description="JPEG, PNG, WebP, GIF, BMP or TIFF, ≤ 10 MB")] = None,
     image_id: Annotated[str | None, Form(description="id of an image in the collection")] = None,
     k: Annotated[int, Form(ge=1, le=100)] = 10,
-) -> dict:
+) -> JSONResponse:
     data = await file.read(settings.max_upload_bytes + 1) if file is not None else None
     try:
         if data is None and image_id is not None:  # an image of the collection: its stored vector
-            source_id = collection_image_id(features, image_id)
-            original = partial(original_image, settings, features, source_id)  # decoded only if not indexed
-            answer = await run_in_threadpool(search_similar, routed.model, features, source_id, k, original)
-            return answered(answer, routed, served, votable=True)
+            answer = await run_in_threadpool(_similar, settings, routed, features, image_id, k)
+            return JSONResponse(answered(answer, routed, served, votable=True))
         image, _ = await run_in_threadpool(query_image, settings, features, data, image_id)
     except UploadError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
     answer = await run_in_threadpool(search_image, routed.model, features, image, k)
-    return answered(answer, routed, served, votable=False)
+    return JSONResponse(answered(answer, routed, served, votable=False))
+
+
+def _similar(settings: Settings, routed: Routed, features: FeatureReader, image_id: str, k: int) -> dict:
+    """More like an image of the collection, from its stored vector (the original decoded only if not indexed)."""
+    source_id = collection_image_id(features, image_id)
+    original = partial(original_image, settings, features, source_id)
+    return search_similar(routed.model, features, source_id, k, original)
