@@ -73,7 +73,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     DO_NOT_TRACK=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
-    MALLOC_ARENA_MAX=2
+    MALLOC_ARENA_MAX=2 \
+    WEB_CONCURRENCY=2
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY pyproject.toml ./

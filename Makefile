@@ -9,13 +9,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Server worker processes: 2 serve 1.4-2x the requests/s of 1 at concurrency 8 on 2 cores (bench/search.py);
+# vote limits and served counts are shared through files, so any number is correct.
+WORKERS ?= 2
 # `make pipeline RUNNER=dask` runs the pipeline on Dask (GLIMPSE_DASK_SCHEDULER, or a LocalCluster); any other
 # value is a Kedro runner name, e.g. RUNNER=ParallelRunner.
 RUNNER ?=
 KEDRO_RUNNER := $(if $(RUNNER),--runner=$(if $(filter dask,$(RUNNER)),pipeline.runners.DaskRunner,$(RUNNER)))
 
-# Debian packages the project uses at run time or in tests (installed only when running as root).
-SYSTEM_PACKAGES := wordnet-base chromium fonts-dejavu-core espeak-ng
+# Debian packages the project uses at run time, in tests or benches (installed only when running as root);
+# wrk is bench/search.py's load generator.
+SYSTEM_PACKAGES := wordnet-base chromium fonts-dejavu-core espeak-ng wrk
 
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
@@ -99,11 +103,11 @@ pipeline: setup
 	echo "data step took $$(ms $$((t2 - t0))) s (collection $$(ms $$((t1 - t0))) s, kedro run $$(ms $$((t2 - t1))) s)"
 
 serve: setup
-	MALLOC_ARENA_MAX=2 $(BIN)/uvicorn server.main:create_app --factory --http server.core.protocol:HTTP --host $(HOST) --port $(PORT)
+	MALLOC_ARENA_MAX=2 $(BIN)/uvicorn server.main:create_app --factory --http server.core.protocol:HTTP --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 demo: pipeline
 	@echo "Serving Glimpse on http://$(HOST):$(PORT) (Ctrl-C to stop)"
-	MALLOC_ARENA_MAX=2 $(BIN)/uvicorn server.main:create_app --factory --http server.core.protocol:HTTP --host $(HOST) --port $(PORT)
+	MALLOC_ARENA_MAX=2 $(BIN)/uvicorn server.main:create_app --factory --http server.core.protocol:HTTP --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: setup
 	$(BIN)/python -m pytest

@@ -22,6 +22,8 @@ from server.services.model_pool import ModelLoadError, ModelPool, UnknownModelEr
 from server.services.rate_limit import RateLimiter
 from server.services.served import ServedCounter
 
+VOTE_LIMITS_FILE = "vote-limits.db"  # beside the feedback database
+
 
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
@@ -73,13 +75,15 @@ def get_feedback(request: Request) -> FeedbackStore:
 
 
 async def get_vote_limits(request: Request) -> tuple[RateLimiter, RateLimiter]:
-    """Votes per minute: (per session, per client address); created on first use, kept for the app's life."""
+    """Votes per minute: (per session, per client address), counted in a file beside the vote log so every
+    worker process of the server counts together; created on first use, kept for the app's life."""
     state = request.app.state
     if getattr(state, "vote_limits", None) is None:
         settings: Settings = state.settings
+        path = settings.path(settings.feedback_db).with_name(VOTE_LIMITS_FILE)
         state.vote_limits = (
-            RateLimiter(settings.feedback_votes_per_minute, 60.0),
-            RateLimiter(settings.feedback_votes_per_minute_per_client, 60.0),
+            RateLimiter(path, "session", settings.feedback_votes_per_minute, 60.0),
+            RateLimiter(path, "client", settings.feedback_votes_per_minute_per_client, 60.0),
         )
     return state.vote_limits
 

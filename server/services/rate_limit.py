@@ -1,39 +1,80 @@
-"""A sliding-window rate limit per key (session, client address), in memory.
+"""A sliding-window rate limit per key (session, client address), shared by every worker process of a server.
 
-Enough for one server process: the limits protect the vote log from a runaway script, they are not a billing
-meter. Memory is bounded: at most ``max_keys`` keys, the least recently seen dropped first.
+The window's events live in a small SQLite file beside the vote log, so `uvicorn --workers N` counts one
+client's votes together instead of giving it N times the limit. The limits protect the vote log from a runaway
+script; they are not a billing meter: the file is written without fsync, and when it cannot be used at all the
+vote is let through (and logged) rather than refused, since the vote log itself then answers for it. Expired
+events are deleted on every check, so the file holds at most one window of events.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import threading
+import sqlite3
 import time
-from collections import OrderedDict, deque
+from collections.abc import Callable
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS hits (name TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS hits_by_key ON hits (name, key, at)",
+)
 
 
 class RateLimiter:
-    def __init__(self, limit: int, window_s: float, *, max_keys: int = 10_000, clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        limit: int,
+        window_s: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        timeout_s: float = 5.0,
+    ) -> None:
         if limit < 1 or window_s <= 0:
             raise ValueError("limit must be ≥ 1 and window_s > 0")
+        self.path = Path(path)
+        self.name = name  # several limits share one file
         self.limit = limit
         self.window_s = window_s
-        self.max_keys = max_keys
-        self._clock = clock
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._clock = clock  # wall-clock time: the file outlives processes
+        self._timeout_s = timeout_s
 
     def check(self, key: str) -> int:
         """Count one event for ``key``: 0 if allowed, else the whole seconds to wait before the next is."""
         now = self._clock()
-        with self._lock:
-            hits = self._hits.pop(key, None) or deque()
-            while hits and now - hits[0] >= self.window_s:
-                hits.popleft()
-            self._hits[key] = hits  # most recently seen last
-            while len(self._hits) > self.max_keys:
-                self._hits.popitem(last=False)
-            if len(hits) >= self.limit:
-                return max(1, math.ceil(self.window_s - (now - hits[0])))
-            hits.append(now)
+        try:
+            return self._check(key, now)
+        except (sqlite3.Error, OSError) as exc:
+            logger.warning("vote rate limit %s not applied: %s cannot be used (%s)", self.name, self.path, exc)
             return 0
+
+    def _check(self, key: str, now: float) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous=OFF")
+            for statement in SCHEMA:
+                conn.execute(statement)
+            conn.execute("BEGIN IMMEDIATE")  # one writer at a time across processes: count and add together
+            try:
+                conn.execute("DELETE FROM hits WHERE name = ? AND at <= ?", (self.name, now - self.window_s))
+                count, first = conn.execute(
+                    "SELECT count(*), min(at) FROM hits WHERE name = ? AND key = ?", (self.name, key)
+                ).fetchone()
+                if count >= self.limit:
+                    wait = max(1, math.ceil(self.window_s - (now - first)))
+                else:
+                    conn.execute("INSERT INTO hits (name, key, at) VALUES (?, ?, ?)", (self.name, key, now))
+                    wait = 0
+                conn.execute("COMMIT")
+                return wait
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()

@@ -242,7 +242,7 @@ async def post_feedback(
     return_to = data.pop("return_to", None) if is_form else None
     vote = _validate(data)
     session = session_of(request)
-    _rate_limit(limits, session, request.client.host if request.client else "unknown")
+    await run_in_threadpool(_rate_limit, limits, session, request.client.host if request.client else "unknown")
     await run_in_threadpool(_check_model_version, pool, vote.model_version)
     if (await run_in_threadpool(features.records, [vote.image_id]))[0] is None:
         raise ApiError(404, "unknown_image", f"there is no image {vote.image_id}")
