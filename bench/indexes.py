@@ -196,8 +196,11 @@ class Variant:
     default: int = 0  # the policy's value of the knob
 
 
-def variants(count: int, kinds: list[str], ef_search: list[int], nprobe: list[int], pq: list[int]) -> list[Variant]:
-    """Policies that force each kind at ``count`` vectors; the other parameters are the policy's defaults."""
+def variants(
+    count: int, kinds: list[str], ef_search: list[int], nprobe: list[int], pq: list[int], rerank: tuple[int, ...] = (0,)
+) -> list[Variant]:
+    """Policies that force each kind at ``count`` vectors; the other parameters are the policy's defaults.
+    ``rerank``: IVF-PQ candidates re-scored from the stored float16 vectors (0: none)."""
     found = []
     if "flat" in kinds:
         found.append(Variant("Flat", IndexPolicy(flat_max=count), None, (0,)))
@@ -206,9 +209,12 @@ def variants(count: int, kinds: list[str], ef_search: list[int], nprobe: list[in
         found.append(Variant(f"HNSW{policy.hnsw_m}", policy, "efSearch", tuple(ef_search), policy.hnsw_ef_search))
     if "ivfpq" in kinds:
         for pq_bytes in pq:
-            policy = IndexPolicy(flat_max=0, hnsw_max=0, pq_bytes=pq_bytes)
-            default = policy.ivf_nprobe if pq_bytes == IndexPolicy().pq_bytes else 0  # "(policy)" only for its PQ
-            found.append(Variant(f"IVF-PQ{pq_bytes}", policy, "nprobe", tuple(nprobe), default))
+            for depth in rerank:
+                policy = IndexPolicy(flat_max=0, hnsw_max=0, pq_bytes=pq_bytes, ivf_rerank=depth)
+                ours = (pq_bytes, depth) == (IndexPolicy().pq_bytes, IndexPolicy().ivf_rerank)
+                default = policy.ivf_nprobe if ours else 0  # "(policy)" only for the policy's own settings
+                label = f"IVF-PQ{pq_bytes}" + (f" re-rank {depth}" if depth else "")
+                found.append(Variant(label, policy, "nprobe", tuple(nprobe), default))
     return found
 
 
@@ -225,7 +231,8 @@ def build_and_save(vectors_file: str, policy: IndexPolicy, folder: str) -> dict[
         "build_s": index.meta.build_seconds,
         "rss_mb": after["RssAnon"] - before["RssAnon"],
         "peak_mb": after["VmHWM"] - before["RssAnon"] - before["RssFile"] if peak_known else float("nan"),
-        "index_mb": (Path(folder) / "index.faiss").stat().st_size / 2**20,
+        "index_mb": sum(f.stat().st_size for f in Path(folder).glob("*.np[y]") if f.name != "ids.npy") / 2**20
+        + (Path(folder) / "index.faiss").stat().st_size / 2**20,
     }
 
 
@@ -282,6 +289,7 @@ def load_and_search(
                 timed[threads].append((time.perf_counter() - started) * 1000)
                 found.append(positions[0])
         faiss.omp_set_num_threads(default_threads)
+        result["resident_mb"] = max(result.get("resident_mb", 0.0), sum(memory_mb()[k] for k in ("RssAnon", "RssFile")))
         result["settings"][value] = {
             "ms": timed[default_threads],
             "ms_1": timed[1],
@@ -372,7 +380,7 @@ def measure_size(
             result.search_rows.append(
                 (
                     f"{count:,}",
-                    built["meta"]["factory"],
+                    built["meta"]["factory"] + _reranked(built),
                     setting,
                     _percentiles(mapped["ms"]),
                     _percentiles(mapped["ms_1"]),
@@ -391,6 +399,11 @@ def _percentiles(samples_ms: list[float]) -> str:
     return f"{p50:.2f} / {p99:.2f}"
 
 
+def _reranked(built: dict[str, Any]) -> str:
+    depth = built["meta"].get("rerank", 0)
+    return f" + re-rank {depth} (float16, mapped)" if depth else ""
+
+
 def _mapped(load: dict[str, Any], built: dict[str, Any]) -> str:
     """A mapped index adds (almost) no anonymous memory at load: its pages stay in the page cache."""
     return "yes" if load["anon_mb"] < 0.5 * built["index_mb"] else "no"
@@ -403,17 +416,18 @@ def tables(result: SizeResult) -> str:
         f"\n### {n} vectors: build, memory, load\n",
         "| vectors | index | build s | RSS after build MB | build peak MB | on disk MB "
         "| load s mmap / read | RSS after load MB mmap / read | first query ms mmap / read (cold) "
-        "| mapped by `load(mmap=True)` | mapped by faiss `IO_FLAG_MMAP_IFC` |",
-        "|---:|---|---:|---:|---:|---:|---|---|---|---|---|",
+        "| mapped by `load(mmap=True)` | mapped by faiss `IO_FLAG_MMAP_IFC` "
+        "| whole process resident after every search MB (mmap, anon + file) |",
+        "|---:|---|---:|---:|---:|---:|---|---|---|---|---|---:|",
     ]
     for built, loads in result.indexes:
         mapped, read, ifc = loads["mmap"], loads["read"], loads["ifc"]
         ifc_note = _mapped(ifc, built) + ("" if ifc["same"] else " (results differ!)")
         lines.append(
-            f"| {n} | {built['meta']['factory']} | {built['build_s']:.1f} | {built['rss_mb']:.0f} "
+            f"| {n} | {built['meta']['factory']}{_reranked(built)} | {built['build_s']:.1f} | {built['rss_mb']:.0f} "
             f"| {built['peak_mb']:.0f} | {built['index_mb']:.1f} | {mapped['load_s']:.2f} / {read['load_s']:.2f} "
             f"| {mapped['anon_mb']:.0f} / {read['anon_mb']:.0f} | {mapped['first_ms']:.1f} / {read['first_ms']:.1f} "
-            f"| {_mapped(mapped, built)} | {ifc_note} |"
+            f"| {_mapped(mapped, built)} | {ifc_note} | {mapped.get('resident_mb', float('nan')):.0f} |"
         )
     lines += [
         f"\n### {n} vectors: single-query search, k = {K}\n",
@@ -435,6 +449,7 @@ def main() -> None:
     parser.add_argument("--ef-search", default="64,256,512,1024")
     parser.add_argument("--nprobe", default="16,32,64")
     parser.add_argument("--pq-bytes", default="128,64")
+    parser.add_argument("--rerank", default="0,256", help="IVF-PQ candidates re-scored exactly (0: none)")
     parser.add_argument(
         "--workdir", type=Path, default=None, help="room for vectors and one index at a time (1M: ~3.5 GB)"
     )
@@ -450,7 +465,9 @@ def main() -> None:
         return [int(v) for v in text.split(",") if v]
 
     def chosen(count: int) -> list[Variant]:
-        return variants(count, kinds, ints(args.ef_search), ints(args.nprobe), ints(args.pq_bytes))
+        return variants(
+            count, kinds, ints(args.ef_search), ints(args.nprobe), ints(args.pq_bytes), tuple(ints(args.rerank))
+        )
 
     real = real_vectors()
     log(shape_check(real))

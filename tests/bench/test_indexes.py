@@ -68,6 +68,21 @@ def test_every_index_kind_is_built_loaded_and_measured(real, tmp_path, fast_fais
     assert not list(tmp_path.iterdir())  # vectors and indexes are removed
 
 
+def test_reranked_ivfpq_is_measured_beside_the_plain_one(real, tmp_path, fast_faiss):
+    text = indexes.normalised(np.random.default_rng(2).standard_normal((50, 64)) + real.mean(axis=0))
+
+    def chosen(count: int) -> list[indexes.Variant]:
+        return indexes.variants(count, ["ivfpq"], ef_search=[], nprobe=[219], pq=[8], rerank=(0, 64))
+
+    result = indexes.measure_size(3000, real, text, 50, chosen, tmp_path, isolate=False)
+    plain, reranked = result.search_rows
+    assert plain[1] == "IVF219,PQ8np" and reranked[1] == "IVF219,PQ8np + re-rank 64 (float16, mapped)"
+    assert float(reranked[5]) > float(plain[5]) and float(reranked[5]) >= 0.95  # every list probed: PQ's errors go
+    (plain_built, _), (built, loads) = result.indexes
+    assert built["index_mb"] > plain_built["index_mb"]  # the float16 vectors are on disk too
+    assert loads["mmap"]["resident_mb"] > 0 and "re-rank 64" in indexes.tables(result)
+
+
 def test_isolated_steps_run_in_a_fresh_process_and_report_failures():
     assert indexes.isolated(indexes.memory_mb, timeout=60)["RssAnon"] > 0
     with pytest.raises(RuntimeError, match="FileNotFoundError"):

@@ -42,6 +42,7 @@ def _build(
         previous is not None
         and previous.meta.model_version == version
         and previous.meta.kind == policy.kind_for(len(ids))
+        and previous.meta.rerank == (policy.ivf_rerank if previous.meta.kind == "ivfpq" else 0)
         and previous.meta.inputs == inputs
         and np.array_equal(previous.ids, ids)
     ):
