@@ -87,7 +87,8 @@ def _signature(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
-def _open_detector(params: dict[str, Any], threads: int):
+def open_detector(params: dict[str, Any], threads: int):
+    """The object detector as ``params`` (the see parameters) configure it; ``None`` when disabled."""
     detector = params.get("detector") or {}
     if not detector.get("enabled", True):
         return None
@@ -101,7 +102,8 @@ def _open_detector(params: dict[str, Any], threads: int):
     )
 
 
-def _open_reader(params: dict[str, Any], threads: int):
+def open_reader(params: dict[str, Any], threads: int):
+    """The text reader as ``params`` configure it; ``None`` when disabled."""
     reader = params.get("text_reader") or {}
     if not reader.get("enabled", True):
         return None
@@ -115,8 +117,8 @@ def see_partition(todo: pd.DataFrame, *, params: dict[str, Any], signature: str,
     from accessibility.describer import load_reduced
 
     threads = worker_threads() or int(params.get("threads") or 2)
-    detector = per_process(("detector", signature), lambda: _open_detector(params, threads))
-    reader = per_process(("text_reader", signature), lambda: _open_reader(params, threads))
+    detector = per_process(("detector", signature), lambda: open_detector(params, threads))
+    reader = per_process(("text_reader", signature), lambda: open_reader(params, threads))
     folder = Path(root)
 
     def read(row) -> Image.Image | None:

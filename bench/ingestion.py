@@ -1,0 +1,127 @@
+"""Ingestion speed against what its models alone can do (#18 item 6), on coco-mini photos (640 px JPEGs).
+
+Per stage of the pipeline that looks at pixels:
+- embed (models/batch.py ``embed_files``: decoding threads overlapped with the image tower): images/s end to
+  end, against the image tower alone on pixels prepared beforehand (batch 32) — the stage's compute bound;
+- see (pipeline/pipelines/see ``see_partition``: the object detector, then the text reader, with the next batch
+  decoded meanwhile): images/s end to end, against the detector and the text reader alone on pictures decoded
+  beforehand (their ms per image added: they run one after the other);
+- decoding: a JPEG at full size vs at the model's size (Pillow's ``draft`` scales in the DCT), ms per image.
+Every model runs with the pipeline's thread count (2). All rows come from one run.
+
+Run (needs `make setup` and the demo bundle from `make pipeline`): .venv/bin/python bench/ingestion.py [--images 96]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from accessibility.describer import load_reduced  # noqa: E402
+from models.batch import embed_files  # noqa: E402
+from models.evaluation import load_coco_captions  # noqa: E402
+from models.runtime import OnnxImageEncoder  # noqa: E402
+from pipeline.pipelines.see.nodes import READ_SIDE, open_detector, open_reader, see_partition  # noqa: E402
+
+THREADS = 2
+
+
+def per_image_ms(fn, items: list) -> float:
+    started = time.perf_counter()
+    for item in items:
+        fn(item)
+    return (time.perf_counter() - started) * 1000 / len(items)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--coco", type=Path, default=ROOT.parent / "shared" / "data" / "coco-mini")
+    parser.add_argument("--images", type=int, default=96)
+    args = parser.parse_args()
+    params = _see_params()
+    bundle = ROOT / json.loads((ROOT / "data/06_models/model_bundle.json").read_text())["folder"]
+    coco = load_coco_captions(args.coco)
+    paths = (coco.image_paths + coco.distractor_paths)[: args.images]
+    data = [p.read_bytes() for p in paths]
+    encoder = OnnxImageEncoder(bundle, threads=THREADS)
+    rows: list[tuple[str, str, str]] = []
+
+    full = per_image_ms(lambda b: Image.open(io.BytesIO(b)).convert("RGB"), data)
+    drafted = per_image_ms(encoder.preprocess.load, data)
+    rows.append(("decode, full size → RGB (one thread)", f"{full:.2f} ms/img", f"{1000 / full:.0f} img/s"))
+    rows.append(
+        (
+            f"decode at {encoder.preprocess.resize_to} px (draft) + preprocess (one thread)",
+            f"{drafted:.2f} ms/img",
+            f"{1000 / drafted:.0f} img/s",
+        )
+    )
+
+    pixels = np.stack([encoder.preprocess.load(b) for b in data])
+    encoder.run(pixels[:32])  # warm
+    started = time.perf_counter()
+    for start in range(0, len(pixels), 32):
+        encoder.run(pixels[start : start + 32])
+    tower = len(pixels) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    result = embed_files(lambda i: data[i], len(data), encoder, decode_workers=THREADS)
+    embed = len(result.ok) / (time.perf_counter() - started)
+    rows.append(("embed: image tower alone, batch 32 (the bound)", f"{1000 / tower:.2f} ms/img", f"{tower:.0f} img/s"))
+    rows.append(("embed stage end to end (decode threads + tower)", f"{1000 / embed:.2f} ms/img", f"{embed:.0f} img/s"))
+
+    pictures = [load_reduced(b, side=READ_SIDE) for b in data]
+    detector, reader = open_detector(params, THREADS), open_reader(params, THREADS)  # as the pipeline opens them
+    detector.detect(pictures[:4])
+    reader.read(pictures[0])
+    started = time.perf_counter()
+    detector.detect(pictures)
+    detect_ms = (time.perf_counter() - started) * 1000 / len(pictures)
+    read_ms = per_image_ms(reader.read, pictures)
+    bound = 1000 / (detect_ms + read_ms)
+    todo = pd.DataFrame(
+        {
+            "image_id": [p.stem for p in paths],
+            "path": [p.name for p in paths],
+            "width": [pic.width for pic in pictures],
+            "height": [pic.height for pic in pictures],
+            "thumbnail": [b"" for _ in paths],
+        }
+    )
+    see_partition(todo[:1], params=params, signature="bench", root=str(paths[0].parent))  # loads its models
+    started = time.perf_counter()
+    see_partition(todo, params=params, signature="bench", root=str(paths[0].parent))
+    see = len(paths) / (time.perf_counter() - started)
+    rows.append(("see: object detector alone, batch 4", f"{detect_ms:.1f} ms/img", f"{1000 / detect_ms:.1f} img/s"))
+    rows.append(("see: text reader alone", f"{read_ms:.1f} ms/img", f"{1000 / read_ms:.1f} img/s"))
+    both = "see: both models, one after the other (the bound)"
+    rows.append((both, f"{1000 / bound:.1f} ms/img", f"{bound:.1f} img/s"))
+    rows.append(("see stage end to end (decode overlapped)", f"{1000 / see:.1f} ms/img", f"{see:.1f} img/s"))
+
+    print(f"{len(paths)} coco-mini photos, {os.cpu_count()} cores, {THREADS} threads per model; bundle {bundle.name}\n")
+    print("| step | time | rate |\n|---|---:|---:|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print(f"\nembed stage at {embed / tower:.0%} of its tower's bound; see stage at {see / bound:.0%} of its models'")
+    print(f"decoding at the model's size is {full / drafted:.1f}× faster than at full size (preprocessing included)")
+
+
+def _see_params() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "conf/base/parameters.yml").read_text())["see"]
+
+
+if __name__ == "__main__":
+    main()
