@@ -114,7 +114,7 @@ def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_pat
     assert production.tags["index_text"] == "Flat" and production.tags["index_text_recall_at_10"] == "1.0000"
 
     stamp = {p: p.stat().st_mtime_ns for p in scratch_project.rglob("*.onnx")}
-    assert len(stamp) == 4  # text + image in the bundle, and their copies in the registry
+    assert len(stamp) == 6  # text, int8 text (queries) and image in the bundle, and their copies in the registry
     write(scratch_project / "data/01_raw/demo/set/extra.png", encode(photo(seed=77), "PNG"))
     run_all()
     assert {p: p.stat().st_mtime_ns for p in scratch_project.rglob("*.onnx")} == stamp  # no re-export
