@@ -110,7 +110,7 @@ def test_ivfpq_reranked_from_stored_vectors_finds_what_exact_search_finds(tmp_pa
     vectors = unit_vectors(3000)
     queries = unit_vectors(50, seed=1)
     _, truth = VectorIndex.build(vectors, IDS, "v1").search(queries, 10)  # flat: exact
-    coarse = IndexPolicy(flat_max=100, hnsw_max=500, pq_bytes=8, ivf_nprobe=1000)
+    coarse = IndexPolicy(flat_max=100, hnsw_max=500, pq_bytes=8, ivf_nprobe=1000, ivf_rerank=0)
     plain = VectorIndex.build(vectors, IDS, "v1", coarse)
     reranked = VectorIndex.build(vectors, IDS, "v1", IndexPolicy(**(coarse.__dict__ | {"ivf_rerank": 300})))
     assert reranked.meta.rerank == 300 and plain.meta.rerank == 0 and plain.exact is None
