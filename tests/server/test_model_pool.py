@@ -58,6 +58,14 @@ def test_idle_versions_are_unloaded(two_versions):
     assert [m["version"] for m in pool.status()["loaded"]] == ["2"]
 
 
+def assert_only_version_1_is_unavailable(folder) -> None:
+    """Through the app: version 1 answers 503 model_unavailable, version 2 still searches."""
+    with TestClient(create_app(settings_for(folder))) as client:
+        broken = client.get("/api/search", params={"q": "cat", "model": "1"})
+        assert broken.status_code == 503 and broken.json()["error"] == "model_unavailable"
+        assert client.get("/api/search", params={"q": "cat", "model": "2"}).status_code == 200
+
+
 def test_a_broken_version_does_not_take_down_the_others(two_versions):
     folder, registry = two_versions
     v1 = registry.get("1").bundle_version
@@ -69,10 +77,7 @@ def test_a_broken_version_does_not_take_down_the_others(two_versions):
         with pytest.raises(ModelLoadError, match="cannot be served"):
             pool.get("1")
         assert pool.get("2").version == "2"
-        with TestClient(create_app(settings_for(folder))) as client:
-            broken = client.get("/api/search", params={"q": "cat", "model": "1"})
-            assert broken.status_code == 503 and broken.json()["error"] == "model_unavailable"
-            assert client.get("/api/search", params={"q": "cat", "model": "2"}).status_code == 200
+        assert_only_version_1_is_unavailable(folder)
     finally:
         hidden.rename(index_dir)
 
@@ -86,10 +91,7 @@ def test_a_damaged_manifest_makes_its_version_unavailable_not_the_server(two_ver
     try:
         with pytest.raises(ModelLoadError, match=r"manifest .* is damaged or incomplete"):
             pool_for(folder, registry).get("1")
-        with TestClient(create_app(settings_for(folder))) as client:
-            broken = client.get("/api/search", params={"q": "cat", "model": "1"})
-            assert broken.status_code == 503 and broken.json()["error"] == "model_unavailable"
-            assert client.get("/api/search", params={"q": "cat", "model": "2"}).status_code == 200
+        assert_only_version_1_is_unavailable(folder)
     finally:
         manifest.write_bytes(saved)
 
