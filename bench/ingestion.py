@@ -9,6 +9,12 @@ Per stage of the pipeline that looks at pixels:
 - decoding: a JPEG at full size vs at the model's size (Pillow's ``draft`` scales in the DCT), ms per image.
 Every model runs with the pipeline's thread count (2). All rows come from one run.
 
+Compute bounds: each graph's Conv and MatMul multiply-accumulates for one image (ONNX shape inference at the
+input size the pipeline gives it), over this machine's float32 matrix-multiply rate (numpy, best of 5). The
+text detector's input follows the photo (longest side 960), so its count is taken at 960 × 736 and scaled by
+each photo's area; the text recogniser runs once per line found and is left out of the bound. The int8 text
+detector may beat a float32 bound.
+
 Run (needs `make setup` and the demo bundle from `make pipeline`): .venv/bin/python bench/ingestion.py [--images 96]
 """
 
@@ -31,8 +37,10 @@ sys.path.insert(0, str(ROOT))
 
 from accessibility.describer import load_reduced  # noqa: E402
 from models.batch import embed_files  # noqa: E402
+from models.detectors.centernet import resolve_folder  # noqa: E402
 from models.evaluation import load_coco_captions  # noqa: E402
 from models.runtime import OnnxImageEncoder  # noqa: E402
+from models.text_reader import DET_MODEL_FILE, int8_detector, packaged_model_dir  # noqa: E402
 from pipeline.pipelines.see.nodes import READ_SIDE, open_detector, open_reader, see_partition  # noqa: E402
 
 THREADS = 2
@@ -43,6 +51,42 @@ def per_image_ms(fn, items: list) -> float:
     for item in items:
         fn(item)
     return (time.perf_counter() - started) * 1000 / len(items)
+
+
+def macs(path: Path, shape: list[int]) -> int:
+    """Multiply-accumulates of the Conv and MatMul nodes of the graph at ``path`` for one input of ``shape``."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for value, size in zip(model.graph.input[0].type.tensor_type.shape.dim, shape, strict=True):
+        value.ClearField("dim_param")
+        value.dim_value = size
+    model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {init.name: list(init.dims) for init in model.graph.initializer}
+    for value in [*model.graph.value_info, *model.graph.input, *model.graph.output]:
+        shapes[value.name] = [d.dim_value if d.HasField("dim_value") else 0 for d in value.type.tensor_type.shape.dim]
+    total = 0
+    for node in model.graph.node:
+        out = shapes.get(node.output[0]) or [0]
+        if node.op_type in ("Conv", "ConvInteger"):
+            total += int(np.prod(out)) * int(np.prod(shapes.get(node.input[1], [0])[1:]))
+        elif node.op_type in ("MatMul", "MatMulInteger", "Gemm"):
+            total += int(np.prod(out)) * (shapes.get(node.input[0]) or [0])[-1]
+    return total
+
+
+def matmul_gflops() -> float:
+    """Sustained float32 GEMM rate of numpy on this machine (best of 5), GFLOP/s."""
+    a, b = np.ones((2048, 2048), np.float32), np.ones((2048, 2048), np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(5))
+    return 2 * 2048**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -110,12 +154,33 @@ def main() -> None:
     rows.append((both, f"{1000 / bound:.1f} ms/img", f"{bound:.1f} img/s"))
     rows.append(("see stage end to end (decode overlapped)", f"{1000 / see:.1f} ms/img", f"{see:.1f} img/s"))
 
+    gflops = matmul_gflops()
+    size = encoder.preprocess.size
+    tower_flops = 2 * macs(bundle / encoder.manifest.image.file, [1, 3, size, size])
+    detector_flops = 2 * macs(resolve_folder(params["detector"].get("folder")) / "model.onnx", [1, 512, 512, 3])
+    text_detector = int8_detector() if reader.quantized else packaged_model_dir() / DET_MODEL_FILE
+    reference = 2 * macs(text_detector, [1, 3, 736, 960])
+    areas = [960 * 960 * min(p.width, p.height) / max(p.width, p.height) for p in pictures]
+    reader_flops = reference * float(np.mean(areas)) / (960 * 736)
+    bounds = [
+        ("image tower", tower_flops, 1000 / tower),
+        ("object detector (512 × 512)", detector_flops, detect_ms),
+        ("text reader (its detector at longest side 960; recogniser not counted)", reader_flops, read_ms),
+        ("see models: detector + text reader", detector_flops + reader_flops, detect_ms + read_ms),
+        ("embed stage end to end", tower_flops, 1000 / embed),
+        ("see stage end to end", detector_flops + reader_flops, 1000 / see),
+    ]
     print(f"{len(paths)} coco-mini photos, {os.cpu_count()} cores, {THREADS} threads per model; bundle {bundle.name}\n")
     print("| step | time | rate |\n|---|---:|---:|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    print(f"\nembed stage at {embed / tower:.0%} of its tower's bound; see stage at {see / bound:.0%} of its models'")
-    print(f"decoding at the model's size is {full / drafted:.1f}× as fast as at full size (preprocessing included)")
+    print(f"\nembed stage at {embed / tower:.0%} of its tower's rate; see stage at {see / bound:.0%} of its models'")
+    print(f"\nCompute bounds at {gflops:.0f} GFLOP/s (float32 matrix multiply, numpy, {os.cpu_count()} cores):\n")
+    print("| model or stage | GFLOP per image | compute bound img/s | measured img/s | share of the bound |")
+    print("|---|---:|---:|---:|---:|")
+    for name, flops, ms in bounds:
+        limit = gflops * 1e9 / flops
+        print(f"| {name} | {flops / 1e9:.2f} | {limit:.0f} | {1000 / ms:.1f} | {1000 / ms / limit:.0%} |")
 
 
 def _see_params() -> dict:
