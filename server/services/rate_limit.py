@@ -43,6 +43,7 @@ class RateLimiter:
         self.window_s = window_s
         self._clock = clock  # wall-clock time: the file outlives processes
         self._timeout_s = timeout_s
+        self._ready = False  # folder and table made (again after any failure: the file may have been removed)
 
     def check(self, key: str) -> int:
         """Count one event for ``key``: 0 if allowed, else the whole seconds to wait before the next is."""
@@ -50,16 +51,20 @@ class RateLimiter:
         try:
             return self._check(key, now)
         except (sqlite3.Error, OSError) as exc:
+            self._ready = False
             logger.warning("vote rate limit %s not applied: %s cannot be used (%s)", self.name, self.path, exc)
             return 0
 
     def _check(self, key: str, now: float) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
         try:
             conn.execute("PRAGMA synchronous=OFF")
-            for statement in SCHEMA:
-                conn.execute(statement)
+            if not self._ready:
+                for statement in SCHEMA:
+                    conn.execute(statement)
+                self._ready = True
             conn.execute("BEGIN IMMEDIATE")  # one writer at a time across processes: count and add together
             try:
                 conn.execute("DELETE FROM hits WHERE name = ? AND at <= ?", (self.name, now - self.window_s))

@@ -4,15 +4,16 @@ descriptions and why each result matched."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from models.lexical import reasons
+from server.core.config import Settings
 from server.services.features import FeatureReader
 from server.services.model_pool import LoadedModel
+from server.services.uploads import collection_image_id, original_image
 
 CANDIDATES = 200  # dense candidates a text query's word matches are fused with
 
@@ -134,14 +135,16 @@ def search_image(
 
 
 def search_similar(
-    model: LoadedModel, features: FeatureReader, image_id: str, k: int, original: Callable[[], Image.Image]
+    settings: Settings, model: LoadedModel, features: FeatureReader, image_id: str, k: int
 ) -> dict[str, Any]:
     """More like an image of the collection, itself left out: its stored vector when the version indexed it,
-    else (published after the index was built) ``original()`` decoded and encoded."""
+    else (published after the index was built) its original decoded and encoded. UploadError (422/404) for a
+    malformed or unknown id, or an original that is gone when it is needed."""
     started = time.perf_counter()
+    image_id = collection_image_id(features, image_id)
     vector = model.stored_image_vector(image_id)
     if vector is None:
-        return search_image(model, features, original(), k, image_id)
+        return search_image(model, features, original_image(settings, features, image_id), k, image_id)
     return _search_image_vector(model, features, vector[None], k, image_id, time.perf_counter() - started)
 
 

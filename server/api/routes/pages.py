@@ -9,7 +9,6 @@ Errors are shown on the page next to the control that caused them, never as a JS
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -26,7 +25,7 @@ from server.services.collection import CollectionSummary
 from server.services.experiment import Routed
 from server.services.model_pool import ModelLoadError, ModelPool, UnknownModelError
 from server.services.search import search_image, search_similar, search_text
-from server.services.uploads import IMAGE_ID, UploadError, collection_image_id, original_image, query_image
+from server.services.uploads import IMAGE_ID, UploadError, query_image
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -246,10 +245,8 @@ def similar_page(
     if routed is not None:
         try:
             features = _features(request)
-            source_id = collection_image_id(features, image_id)
-            original = partial(original_image, settings, features, source_id)  # decoded only if not indexed
-            answer = _answered(request, search_similar(routed.model, features, source_id, form.k, original), routed)
-            source = features.records([source_id])[0]
+            answer = _answered(request, search_similar(settings, routed.model, features, image_id, form.k), routed)
+            source = features.records([answer["query_image_id"]])[0]
         except UploadError as exc:
             form.errors["image"] = _upload_message(exc)
     status = 404 if "image" in form.errors else 422 if form.errors.keys() & {"k", "model"} else 200
@@ -269,8 +266,7 @@ def image_page(request: Request, image_id: str, templates: Templates, settings: 
     routed = _model_or_error(request, settings, form)
     if routed is not None:
         try:
-            original = partial(original_image, settings, features, image_id)  # decoded only if not indexed
-            similar = search_similar(routed.model, features, image_id, SIMILAR_ON_IMAGE_PAGE, original)
+            similar = search_similar(settings, routed.model, features, image_id, SIMILAR_ON_IMAGE_PAGE)
             similar = _answered(request, similar, routed)
         except UploadError as exc:
             form.errors["image"] = _upload_message(exc)

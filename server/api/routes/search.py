@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
@@ -18,7 +17,7 @@ from server.services.experiment import Routed
 from server.services.features import FeatureReader
 from server.services.search import search_image, search_similar, search_text
 from server.services.served import ServedCounter
-from server.services.uploads import UploadError, collection_image_id, original_image, query_image
+from server.services.uploads import UploadError, query_image
 
 router = APIRouter(prefix="/api/search", tags=["search"])
 
@@ -90,17 +89,10 @@ async def search_by_image(
     data = await file.read(settings.max_upload_bytes + 1) if file is not None else None
     try:
         if data is None and image_id is not None:  # an image of the collection: its stored vector
-            answer = await run_in_threadpool(_similar, settings, routed, features, image_id, k)
+            answer = await run_in_threadpool(search_similar, settings, routed.model, features, image_id, k)
             return JSONResponse(answered(answer, routed, served, votable=True))
         image, _ = await run_in_threadpool(query_image, settings, features, data, image_id)
     except UploadError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
     answer = await run_in_threadpool(search_image, routed.model, features, image, k)
     return JSONResponse(answered(answer, routed, served, votable=False))
-
-
-def _similar(settings: Settings, routed: Routed, features: FeatureReader, image_id: str, k: int) -> dict:
-    """More like an image of the collection, from its stored vector (the original decoded only if not indexed)."""
-    source_id = collection_image_id(features, image_id)
-    original = partial(original_image, settings, features, source_id)
-    return search_similar(routed.model, features, source_id, k, original)
