@@ -18,8 +18,10 @@ RUNNER ?=
 KEDRO_RUNNER := $(if $(RUNNER),--runner=$(if $(filter dask,$(RUNNER)),pipeline.runners.DaskRunner,$(RUNNER)))
 
 # Debian packages the project uses at run time, in tests or benches (installed only when running as root);
-# wrk is bench/search.py's load generator.
-SYSTEM_PACKAGES := wordnet-base chromium fonts-dejavu-core espeak-ng wrk
+# wrk is bench/search.py's load generator; podman, buildah and mmdebstrap build and run the images
+# (deploy/images.py, tests/deploy/test_images.py); redis-server and postgresql-15 are the scale-out tests' shared
+# stores, started by the tests on loopback (tests/fixtures/services.py).
+SYSTEM_PACKAGES := wordnet-base chromium fonts-dejavu-core espeak-ng wrk podman buildah mmdebstrap redis-server postgresql-15
 
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
@@ -34,7 +36,7 @@ SPEECH_STAMP := client/static/models/.built
 DETECTOR_STAMP := models/onnx/detectors/.built
 TEXT_DETECTOR_STAMP := models/onnx/text-reader/.built
 
-.PHONY: help setup demo test pipeline serve collect lint format clean bench mlflow-ui
+.PHONY: help setup demo test pipeline serve collect lint format clean bench mlflow-ui images
 
 help:
 	@echo "make demo     install everything, build the demo collection, run the pipeline, serve on http://$(HOST):$(PORT)"
@@ -46,6 +48,7 @@ help:
 	@echo "make lint     ruff"
 	@echo "make bench    print the benchmark tables (bench/)"
 	@echo "make mlflow-ui  browse the model registry on http://$(HOST):5000"
+	@echo "make images   build both Docker images with podman and run the compose commands inside them"
 
 setup: $(PY_STAMP) $(SYS_STAMP) $(NPM_STAMP) $(SPEECH_STAMP) $(DETECTOR_STAMP) $(TEXT_DETECTOR_STAMP)
 
@@ -111,6 +114,12 @@ demo: pipeline
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Both images built with podman and checked from the inside (docs/deployment.md). IMAGES_ARGS: where registry
+# base images can be pulled, drop --stand-in-bases; TORCH_INDEX_URL=... gives CPU-only torch.
+IMAGES_ARGS ?= --stand-in-bases
+images: setup
+	$(BIN)/python deploy/images.py all $(IMAGES_ARGS)
 
 bench: setup
 	$(BIN)/python bench/encoders.py --spec conse:lite1:T20 --spec conse:lite0:T20

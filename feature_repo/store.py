@@ -11,10 +11,13 @@ import sqlite3
 from pathlib import Path
 
 REPO_PATH = Path(__file__).resolve().parent
+ONLINE_ONLY = "feature_repo.online_only.OnlineOnlyOfflineStore"
 
 
-def open_store(root: Path):
-    """A FeatureStore whose files live in ``root`` (registry.db, online.db, offline/*.parquet)."""
+def open_store(root: Path, *, offline: bool = True):
+    """A FeatureStore whose files live in ``root`` (registry.db, online.db, offline/*.parquet).
+
+    ``offline=False`` opens it for online reads only, without importing dask (feature_repo/online_only.py)."""
     os.environ.setdefault("FEAST_USAGE", "False")
     from feast import FeatureStore, RepoConfig
     from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
@@ -27,7 +30,7 @@ def open_store(root: Path):
         provider="local",
         registry=RegistryConfig(path=str(root / "registry.db"), cache_ttl_seconds=60),
         online_store=SqliteOnlineStoreConfig(path=str(root / "online.db")),
-        offline_store={"type": "file"},
+        offline_store={"type": "file" if offline else ONLINE_ONLY},
         entity_key_serialization_version=3,
         repo_path=REPO_PATH,
     )

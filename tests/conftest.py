@@ -18,3 +18,37 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory):
+    """A scratch project the real pipeline ran over (12 photos, a tiny model): (folder, run parameters)."""
+    from tests.fixtures.project import build_project
+
+    folder = tmp_path_factory.mktemp("project")
+    params = build_project(folder)
+    return folder, params
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real redis-server on loopback for the session (skips where it is not installed)."""
+    from tests.fixtures.services import ServiceMissingError, redis_server
+
+    try:
+        with redis_server(tmp_path_factory.mktemp("redis")) as url:
+            yield url
+    except ServiceMissingError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A real PostgreSQL cluster on loopback for the session (skips where it is not installed)."""
+    from tests.fixtures.services import ServiceMissingError, postgres_server
+
+    try:
+        with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
+            yield url
+    except ServiceMissingError as exc:
+        pytest.skip(str(exc))

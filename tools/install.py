@@ -8,6 +8,7 @@ bundle and timeout on. Where uv is missing or fails, pip installs instead: the r
 Standard library only: it runs before the project is installed.
 
     python tools/install.py -c constraints.txt -e '.[dev]'
+    python tools/install.py -c constraints.txt --excludes deploy/server-excludes.txt '.[server]'
 """
 
 from __future__ import annotations
@@ -64,10 +65,26 @@ def _pip_config(python: str) -> str:
     return done.stdout if done.returncode == 0 else ""
 
 
+def without_excludes(requirements: list[str]) -> list[str]:
+    """The arguments pip understands: uv's ``--excludes FILE`` (packages to leave out) dropped."""
+    kept, skip = [], False
+    for arg in requirements:
+        if skip:
+            skip = False
+        elif arg == "--excludes":
+            skip = True
+        elif not arg.startswith("--excludes="):
+            kept.append(arg)
+    return kept
+
+
 def install(requirements: list[str], python: str = sys.executable) -> int:
-    """Install ``requirements`` (pip-style arguments) into ``python``'s environment; uv first, else pip."""
-    uv = os.path.join(os.path.dirname(python), "uv")
-    if os.access(uv, os.X_OK):
+    """Install ``requirements`` (pip-style arguments, plus uv's ``--excludes FILE``) into ``python``'s
+    environment; uv first, else pip, which cannot leave packages out and so installs the excluded ones too."""
+    # uv beside the target interpreter, else beside the running one (a fresh venv installed from the project's)
+    candidates = (os.path.join(os.path.dirname(path), "uv") for path in (python, sys.executable))
+    uv = next((c for c in candidates if os.access(c, os.X_OK)), None)
+    if uv:
         flags, extra_env = uv_arguments(pip_settings(_pip_config(python)))
         env = {**extra_env, **os.environ}  # what the user set in the environment wins
         command = [uv, "pip", "install", "--quiet", "--python", python, *flags, *requirements]
@@ -75,8 +92,11 @@ def install(requirements: list[str], python: str = sys.executable) -> int:
             return 0
         print("note: uv could not install these packages; trying pip", file=sys.stderr)
     else:
-        print(f"note: {uv} not found; installing with pip (slower)", file=sys.stderr)
-    return subprocess.run([python, "-m", "pip", "install", "--quiet", *requirements], check=False).returncode
+        print("note: uv not found; installing with pip (slower)", file=sys.stderr)
+    pip_requirements = without_excludes(requirements)
+    if pip_requirements != requirements:
+        print("note: pip cannot exclude packages; the excluded ones are installed too", file=sys.stderr)
+    return subprocess.run([python, "-m", "pip", "install", "--quiet", *pip_requirements], check=False).returncode
 
 
 if __name__ == "__main__":

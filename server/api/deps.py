@@ -19,7 +19,7 @@ from server.services.experiment import Experiment, Routed
 from server.services.features import FeatureReader
 from server.services.feedback import FeedbackStore, FeedbackUnavailableError
 from server.services.model_pool import ModelLoadError, ModelPool, UnknownModelError
-from server.services.rate_limit import RateLimiter
+from server.services.rate_limit import Limiter, RateLimiter, RedisRateLimiter
 from server.services.served import ServedCounter
 
 VOTE_LIMITS_FILE = "vote-limits.db"  # beside the feedback database
@@ -74,17 +74,24 @@ def get_feedback(request: Request) -> FeedbackStore:
     return store
 
 
-async def get_vote_limits(request: Request) -> tuple[RateLimiter, RateLimiter]:
-    """Votes per minute: (per session, per client address), counted in a file beside the vote log so every
-    worker process of the server counts together; created on first use, kept for the app's life."""
+async def get_vote_limits(request: Request) -> tuple[Limiter, Limiter]:
+    """Votes per minute: (per session, per client address), counted where every worker process and replica
+    counts together (Redis when ``redis_url`` is set, else a file beside the vote log); made on first use."""
     state = request.app.state
     if getattr(state, "vote_limits", None) is None:
         settings: Settings = state.settings
-        path = settings.path(settings.feedback_db).with_name(VOTE_LIMITS_FILE)
-        state.vote_limits = (
-            RateLimiter(path, "session", settings.feedback_votes_per_minute, 60.0),
-            RateLimiter(path, "client", settings.feedback_votes_per_minute_per_client, 60.0),
-        )
+        per_session, per_client = settings.feedback_votes_per_minute, settings.feedback_votes_per_minute_per_client
+        if settings.redis_url:
+            state.vote_limits = (
+                RedisRateLimiter(settings.redis_url, "session", per_session, 60.0),
+                RedisRateLimiter(settings.redis_url, "client", per_client, 60.0),
+            )
+        else:
+            path = settings.path(settings.feedback_db).with_name(VOTE_LIMITS_FILE)
+            state.vote_limits = (
+                RateLimiter(path, "session", per_session, 60.0),
+                RateLimiter(path, "client", per_client, 60.0),
+            )
     return state.vote_limits
 
 

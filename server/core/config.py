@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     feedback_db: Path = Field(
         default=Path("data/feedback/feedback.db"), description="SQLite file of the votes (append-only)."
     )
+    feedback_url: str = Field(
+        default="",
+        description="PostgreSQL database of the votes shared by server replicas (postgresql://user@host/db). "
+        "Empty: the SQLite file feedback_db.",
+    )
+    redis_url: str = Field(
+        default="",
+        description="Redis shared by server replicas (redis://host:6379/0): vote limits count there. Empty: a "
+        "SQLite file beside the vote log (one machine).",
+    )
     feedback_votes_per_minute: int = Field(default=60, ge=1, description="Votes one session may post per minute.")
     feedback_votes_per_minute_per_client: int = Field(
         default=600, ge=1, description="Votes one client address may post per minute (all its sessions)."

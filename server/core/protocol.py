@@ -65,8 +65,8 @@ class HTTP(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
-def server_command(host: str, port: int) -> list[str]:
+def server_command(host: str, port: int, python: str = sys.executable) -> list[str]:
     """The command that serves the app as deployed (the Makefile and the Dockerfile run the same), for the tests
-    and benchmarks that start a real server."""
+    and benchmarks that start a real server; ``python`` picks the environment (e.g. one with the server extra only)."""
     app = ["server.main:create_app", "--factory", "--http", f"{__name__}:HTTP"]
-    return [sys.executable, "-m", "uvicorn", *app, "--host", host, "--port", str(port)]
+    return [python, "-m", "uvicorn", *app, "--host", host, "--port", str(port)]

@@ -17,7 +17,7 @@ from pathlib import Path
 from feature_repo.store import sqlite_tables
 from server.core.config import Settings
 from server.services.features import FeatureReader, file_identity
-from server.services.feedback import FeedbackStore
+from server.services.feedback import FeedbackStore, open_feedback_store
 from server.services.model_pool import ModelPool
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class Services:
             with self._lock:
                 if self._feedback is None:
                     try:
-                        self._feedback = FeedbackStore(self.settings.path(self.settings.feedback_db))
+                        self._feedback = open_feedback_store(self.settings)
                     except Exception as exc:  # noqa: BLE001 - answered as 503 feedback_unavailable
                         self.feedback_problem = f"feedback store unavailable: {exc}"
                         logger.error(self.feedback_problem)

@@ -106,7 +106,7 @@ class FeatureReader:
         self._broken = False
         from feature_repo.store import open_store
 
-        self._store = open_store(self.root)
+        self._store = open_store(self.root, offline=False)
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock()  # apart from the store's lock: hits never wait for a read
         self._cache: OrderedDict[str, ImageRecord | None] = OrderedDict()

@@ -94,6 +94,11 @@ def _disk_full(exc: BaseException, folder: Path) -> bool:
     return stat.f_bavail * stat.f_frsize < DISK_FULL_BELOW
 
 
+# Votes up and down, counted the same way in SQLite and PostgreSQL.
+_UP = "CASE WHEN vote = 1 THEN 1 ELSE 0 END"
+_DOWN = "CASE WHEN vote = -1 THEN 1 ELSE 0 END"
+
+
 class Recorded(NamedTuple):
     id: int
     duplicate: bool  # True: the same vote was already the latest; nothing new was stored
@@ -125,6 +130,15 @@ class FeedbackStore:
                     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             except sqlite3.Error as exc:
                 raise self._unavailable("open", exc) from exc
+
+    @staticmethod
+    def _q(sql: str) -> str:
+        """The statement in this database's parameter style (the queries are written with ``?``)."""
+        return sql
+
+    def _serialise_session(self, conn: Any, session: str) -> None:
+        """Inside a write: no other write of ``session`` runs until this one commits (BEGIN IMMEDIATE already
+        serialises every SQLite writer)."""
 
     def _check_is_ours(self, conn: sqlite3.Connection) -> None:
         """Empty, or holding our feedback table: anything else (another app's database, a feedback table of a
@@ -191,18 +205,24 @@ class FeedbackStore:
             raise ValueError("give exactly one of query_text or query_image_id")
         row = (_now(), session, query_text, query_image_id, image_id, vote, model_version, rank)
         with self._write() as conn:
+            self._serialise_session(conn, session)
             latest = conn.execute(
-                "SELECT id, vote FROM feedback WHERE session = ? AND image_id = ? AND model_version = ?"
-                " AND query_text IS ? AND query_image_id IS ? ORDER BY id DESC LIMIT 1",
+                self._q(
+                    "SELECT id, vote FROM feedback WHERE session = ? AND image_id = ? AND model_version = ?"
+                    " AND query_text IS NOT DISTINCT FROM ? AND query_image_id IS NOT DISTINCT FROM ?"
+                    " ORDER BY id DESC LIMIT 1"
+                ),
                 (session, image_id, model_version, query_text, query_image_id),
             ).fetchone()
             if latest is not None and latest[1] == vote:
                 return Recorded(int(latest[0]), True)
             row_id = conn.execute(
-                "INSERT INTO feedback (created_at, session, query_text, query_image_id, image_id, vote,"
-                " model_version, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                self._q(
+                    "INSERT INTO feedback (created_at, session, query_text, query_image_id, image_id, vote,"
+                    " model_version, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                ),
                 row,
-            ).lastrowid
+            ).fetchone()[0]
         return Recorded(int(row_id), False)
 
     def add_served(self, counts: dict[tuple[str, str], int]) -> None:
@@ -211,11 +231,14 @@ class FeedbackStore:
         if not rows:
             return
         with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO served (day, model_version, searches) VALUES (?, ?, ?)"
-                " ON CONFLICT (day, model_version) DO UPDATE SET searches = searches + excluded.searches",
-                rows,
-            )
+            for row in rows:
+                conn.execute(
+                    self._q(
+                        "INSERT INTO served (day, model_version, searches) VALUES (?, ?, ?) ON CONFLICT"
+                        " (day, model_version) DO UPDATE SET searches = served.searches + excluded.searches"
+                    ),
+                    row,
+                )
 
     def served(self) -> dict[str, int]:
         """Searches answered per model version, all days together."""
@@ -231,7 +254,7 @@ class FeedbackStore:
         """``{"total": n, "up": n, "down": n}`` over all votes."""
         with self._connect() as conn:
             total, up, down = conn.execute(
-                "SELECT count(*), coalesce(sum(vote = 1), 0), coalesce(sum(vote = -1), 0) FROM feedback"
+                f"SELECT count(*), coalesce(sum({_UP}), 0), coalesce(sum({_DOWN}), 0) FROM feedback"
             ).fetchone()
         return {"total": int(total), "up": int(up), "down": int(down)}
 
@@ -240,7 +263,7 @@ class FeedbackStore:
         sessions, first/last vote, and the rates per search."""
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT model_version, count(*), sum(vote = 1), sum(vote = -1), count(DISTINCT session),"
+                f"SELECT model_version, count(*), sum({_UP}), sum({_DOWN}), count(DISTINCT session),"
                 " min(created_at), max(created_at) FROM feedback GROUP BY model_version"
             ).fetchall()
         keys = ("model_version", "votes", "up", "down", "sessions", "first_vote_at", "last_vote_at")
@@ -270,6 +293,15 @@ class FeedbackStore:
         """The latest ``limit`` votes, newest first, as dicts keyed by column name."""
         with self._connect() as conn:
             rows = conn.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM feedback ORDER BY id DESC LIMIT ?", (max(0, int(limit)),)
+                self._q(f"SELECT {', '.join(COLUMNS)} FROM feedback ORDER BY id DESC LIMIT ?"), (max(0, int(limit)),)
             ).fetchall()
         return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+
+
+def open_feedback_store(settings: Any) -> FeedbackStore:
+    """The vote store the settings name: PostgreSQL when ``feedback_url`` is set, else the SQLite file."""
+    if settings.feedback_url:
+        from server.services.feedback_postgres import PostgresFeedbackStore
+
+        return PostgresFeedbackStore(settings.feedback_url)
+    return FeedbackStore(settings.path(settings.feedback_db))

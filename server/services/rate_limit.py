@@ -1,10 +1,11 @@
 """A sliding-window rate limit per key (session, client address), shared by every worker process of a server.
 
-The window's events live in a small SQLite file beside the vote log, so `uvicorn --workers N` counts one
-client's votes together instead of giving it N times the limit. The limits protect the vote log from a runaway
-script; they are not a billing meter: the file is written without fsync, and when it cannot be used at all the
+By default the window's events live in a small SQLite file beside the vote log, so `uvicorn --workers N`
+counts one client's votes together instead of giving it N times the limit; replicas on several machines share
+a Redis instead (``GLIMPSE_REDIS_URL``, :class:`RedisRateLimiter`). The limits protect the vote log from a
+runaway script; they are not a billing meter: nothing is fsynced, and when the store cannot be used at all the
 vote is let through (and logged) rather than refused, since the vote log itself then answers for it. Expired
-events are deleted on every check, so the file holds at most one window of events.
+events are deleted on every check, so the store holds at most one window of events.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import logging
 import math
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +27,17 @@ SCHEMA = (
 )
 
 
+class Limiter(Protocol):
+    name: str
+
+    def check(self, key: str) -> int:
+        """Count one event for ``key``: 0 if allowed, else the whole seconds to wait before the next is."""
+        ...
+
+
 class RateLimiter:
+    """The limit in a SQLite file (one machine; any number of processes)."""
+
     def __init__(
         self,
         path: Path,
@@ -83,3 +96,56 @@ class RateLimiter:
                 raise
         finally:
             conn.close()
+
+
+# Drop the expired events, count the rest and add this one only if under the limit, in one atomic step.
+# KEYS[1]: the sorted set of one (limit, key); ARGV: now, window, limit, a unique member for this event.
+_SLIDING_WINDOW = """
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local first = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+  return math.max(1, math.ceil(window - (now - first)))
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+return 0
+"""
+
+
+class RedisRateLimiter:
+    """The same limit in Redis, shared by server replicas on several machines: one sorted set per (limit, key)
+    that expires with its window. Redis's clock is not used: replicas' clocks are assumed in step (NTP)."""
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        limit: int,
+        window_s: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        timeout_s: float = 2.0,
+    ) -> None:
+        if limit < 1 or window_s <= 0:
+            raise ValueError("limit must be ≥ 1 and window_s > 0")
+        import redis
+
+        self.name, self.limit, self.window_s = name, limit, window_s
+        self._clock = clock
+        self._redis = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self._script = self._redis.register_script(_SLIDING_WINDOW)
+        self._errors = (redis.RedisError, OSError)
+
+    def check(self, key: str) -> int:
+        """Count one event for ``key``: 0 if allowed, else the whole seconds to wait before the next is."""
+        now = self._clock()
+        try:
+            wait = self._script(
+                keys=[f"glimpse:limit:{self.name}:{key}"],
+                args=[now, self.window_s, self.limit, f"{now}:{uuid.uuid4().hex}"],
+            )
+            return int(wait)
+        except self._errors as exc:
+            logger.warning("vote rate limit %s not applied: Redis cannot be used (%s)", self.name, exc)
+            return 0

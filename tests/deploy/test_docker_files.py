@@ -9,12 +9,10 @@ swapped for free ones, the image's ``ENV`` applied and the project folder as wor
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from deploy.images import Running as Process
 from tests.fixtures.server_process import _die_with_parent, free_port, get_status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,9 +44,12 @@ class Stage:
     base: str
     name: str | None
     instructions: list[tuple[str, str]] = field(default_factory=list)
+    parent: Stage | None = None  # the earlier stage this one is built FROM, whose settings it inherits
 
     def all(self, keyword: str) -> list[str]:
-        return [args for kw, args in self.instructions if kw == keyword]
+        """Every ``keyword`` instruction that makes this image, the inherited ones first."""
+        inherited = self.parent.all(keyword) if self.parent else []
+        return inherited + [args for kw, args in self.instructions if kw == keyword]
 
     def last(self, keyword: str) -> str | None:
         found = self.all(keyword)
@@ -71,7 +73,8 @@ def parse_dockerfile(text: str) -> list[Stage]:
         if keyword == "FROM":
             parts = args.split()
             name = parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else None
-            stages.append(Stage(parts[0], name))
+            parent = next((st for st in stages if st.name == parts[0]), None)
+            stages.append(Stage(parts[0], name, parent=parent))
         else:
             assert stages, f"{keyword} before the first FROM"
             stages[-1].instructions.append((keyword, args))
@@ -83,6 +86,11 @@ def healthcheck_command(args: str) -> list[str]:
     match = re.fullmatch(r"(?:--\S+\s+)*CMD\s+(\[.*\])", args)
     assert match, f"HEALTHCHECK should use the exec form CMD [...]: {args}"
     return json.loads(match.group(1))
+
+
+def target(stages: list[Stage], name: str) -> Stage:
+    (found,) = [stage for stage in stages if stage.name == name]
+    return found
 
 
 def image_env(stage: Stage) -> dict[str, str]:
@@ -112,39 +120,77 @@ def compose() -> dict:
 def test_dockerfile_is_multi_stage_and_runs_unprivileged(stages: list[Stage]) -> None:
     assert len(stages) >= 2
     for stage in stages:
+        if stage.parent is not None:
+            continue
         image, _, tag = stage.base.partition(":")
         assert (tag and tag != "latest") or "@sha256:" in stage.base, f"unpinned base image {stage.base}"
         assert "." not in image.split("/")[0], f"base image names a registry host: {stage.base}"
-    final = stages[-1]
-    assert final.base == "python:3.11-slim-bookworm"
-    user = final.last("USER")
-    assert user is not None, "the final stage must switch to a non-root user"
-    assert user.split(":")[0] not in {"root", "0"}
-    assert final.last("WORKDIR") == "/app"
-    assert DATA in json.loads(final.last("VOLUME") or "[]")
-    assert "8000" in (final.last("EXPOSE") or "").split()
-    command = healthcheck_command(final.last("HEALTHCHECK") or "")
+    assert stages[-1].name == "server", "a plain `docker build .` builds the server"
+    for name in ("server", "pipeline"):
+        final = target(stages, name)
+        root = final
+        while root.parent is not None:
+            root = root.parent
+        assert root.base == "python:3.11-slim-bookworm", name
+        user = final.last("USER")
+        assert user is not None, f"the {name} image must switch to a non-root user"
+        assert user.split(":")[0] not in {"root", "0"}
+        assert final.last("WORKDIR") == "/app"
+        assert DATA in json.loads(final.last("VOLUME") or "[]")
+    server = target(stages, "server")
+    assert "8000" in (server.last("EXPOSE") or "").split()
+    command = healthcheck_command(server.last("HEALTHCHECK") or "")
     assert command[0] == "python" and "/healthz" in command[-1]
     protocol = ["--http", "server.core.protocol:HTTP"]  # the header deadline (server/core/protocol.py)
     expected = ["uvicorn", "server.main:create_app", "--factory", *protocol, "--host", "0.0.0.0", "--port", "8000"]
-    assert json.loads(final.last("CMD") or "[]") == expected
+    assert json.loads(server.last("CMD") or "[]") == expected
 
 
-def test_dockerfile_builds_what_the_runtime_needs(stages: list[Stage]) -> None:
-    build_runs = " ".join(run for stage in stages[:-1] for run in stage.all("RUN"))
-    assert re.search(r"pip install -c constraints\.txt \.(\s|$)", build_runs), "the project is installed, not editable"
-    assert not re.search(r"pip install[^;&]*(\s-e\s|--editable)", build_runs)
+def _installs(stage: Stage) -> str:
+    return " ".join(run for run in stage.all("RUN") if "tools/install.py" in run)
+
+
+def test_dockerfile_builds_what_each_image_needs(stages: list[Stage]) -> None:
+    server, pipeline = target(stages, "server"), target(stages, "pipeline")
+    build_runs = " ".join(run for stage in stages for run in stage.all("RUN"))
+    assert not re.search(r"install[^;&]*(\s-e\s|--editable)", build_runs), "the project is installed, not editable"
     assert "npm ci" in build_runs
-    assert "accessibility.speech.whisper_onnx --out client/static/models" in build_runs
-    assert "accessibility.speech.piper_voice --out client/static/models" in build_runs
-    final = stages[-1]
-    runtime_runs = " ".join(final.all("RUN"))
-    assert "wordnet-base" in runtime_runs, "the describe stage reads WordNet"
+    assert "accessibility.speech.whisper_onnx --out" in build_runs
+    assert "accessibility.speech.piper_voice --out" in build_runs
+    # The server's venv is the server extra alone, with Feast's dask left out; the pipeline's has the rest.
+    venvs = {
+        name: next(c for c in target(stages, name).all("COPY") if "/opt/venv" in c) for name in ("server", "pipeline")
+    }
+    server_packages = target(stages, venvs["server"].split()[0].removeprefix("--from="))
+    pipeline_packages = target(stages, venvs["pipeline"].split()[0].removeprefix("--from="))
+    assert "'.[server]'" in _installs(server_packages) and "--excludes deploy/server-excludes.txt" in _installs(
+        server_packages
+    )
+    assert "pipeline" not in _installs(server_packages)
+    assert "'.[pipeline,speech]'" in _installs(pipeline_packages)
+    assert "wordnet-base" in " ".join(pipeline.all("RUN")), "the describe stage reads WordNet"
+    assert "wordnet-base" not in " ".join(server.all("RUN")), "the server never describes"
     for test_only in ("chromium", "espeak-ng"):
-        assert test_only not in runtime_runs
-    copies = " ".join(final.all("COPY"))
-    for needed in ("/opt/venv", "conf", "client/templates", "client/static", "client/node_modules", "pyproject.toml"):
-        assert needed in copies, f"the runtime stage does not copy {needed}"
+        assert test_only not in " ".join(server.all("RUN") + pipeline.all("RUN"))
+    copies = " ".join(server.all("COPY"))
+    for needed in ("conf", "client/templates", "client/static", "client/node_modules", "pyproject.toml", "server"):
+        assert needed in copies, f"the server image does not copy {needed}"
+    assert "pipeline" not in copies.split() and "accessibility" not in copies.split()
+    copies = " ".join(pipeline.all("COPY"))
+    for needed in ("conf", "pipeline", "accessibility", "feature_repo", "models/onnx", "pyproject.toml"):
+        assert needed in copies, f"the pipeline image does not copy {needed}"
+
+
+def test_the_build_ca_is_a_secret_not_a_layer(stages: list[Stage]) -> None:
+    """pip, uv and npm trust a proxy's CA through the build secret `ca`; nothing copies a certificate in."""
+    for stage in stages:
+        for run in stage.all("RUN"):
+            if re.search(r"(install\.py|pip install|npm (ci|pack))", run):
+                assert "--mount=type=secret,id=ca" in run and "with-ca" in run, run
+        assert not any(re.search(r"\.(crt|pem)\b", c) for c in stage.all("COPY") + stage.all("ADD"))
+    script = (ROOT / "deploy" / "with-ca").read_text()
+    for variable in ("PIP_CERT", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"):
+        assert f"{variable}=/run/secrets/ca" in script
 
 
 def test_cpu_torch_comes_from_a_build_argument_with_an_empty_default(stages: list[Stage]) -> None:
@@ -159,7 +205,11 @@ def test_cpu_torch_comes_from_a_build_argument_with_an_empty_default(stages: lis
 
 
 def _hosts(text: str) -> set[str]:
-    return {m.group(1).split(":")[0] for m in re.finditer(r"\b[a-z][a-z0-9+.-]*://([^/\s'\"\]]*)", text)}
+    """Host names in URLs (user info dropped); ``<host>``-style placeholders name no host."""
+    found = {
+        m.group(1).rpartition("@")[2].split(":")[0] for m in re.finditer(r"\b[a-z][a-z0-9+.-]*://([^/\s'\"\]]*)", text)
+    }
+    return {host for host in found if not host.startswith("<")}
 
 
 def test_no_host_outside_the_deployment_is_named(compose: dict) -> None:
@@ -172,6 +222,7 @@ def test_no_host_outside_the_deployment_is_named(compose: dict) -> None:
         (COMPOSE, COMPOSE.read_text()),
         (ROOT / ".dockerignore", (ROOT / ".dockerignore").read_text()),
         (ROOT / "README.md", section),
+        (ROOT / "docs" / "deployment.md", (ROOT / "docs" / "deployment.md").read_text()),
     ]:
         assert _hosts(text) <= allowed, f"{path.name} names {_hosts(text) - allowed}"
     assert section, "README.md has no Deployment section"
@@ -184,7 +235,9 @@ def test_compose_services_share_the_data_volume(compose: dict, stages: list[Stag
     for name in SERVICES:
         service = services[name]
         assert "data:/app/data" in service["volumes"], name
-        assert service["image"] == services["server"]["image"] and service["build"]["context"] == "."
+        expected = "server" if name == "server" else "pipeline"  # the web server's image has no torch
+        assert service["image"] == f"glimpse-{expected}:latest", name
+        assert service["build"]["context"] == "." and service["build"]["target"] == expected, name
         # The image's HEALTHCHECK probes the web server; every other service must bring its own or none.
         if name != "server":
             assert service["healthcheck"].get("disable") or "test" in service["healthcheck"], name
@@ -257,25 +310,6 @@ def test_compose_config_validates(tmp_path: Path) -> None:
 
 
 # --- the commands start here ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Process:
-    name: str
-    proc: subprocess.Popen
-    log: Path
-
-    def tail(self) -> str:
-        return f"{self.name} exited with {self.proc.poll()}; its log:\n" + self.log.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            if self.proc.poll() is not None:
-                return
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=wait_s)
 
 
 def localise(argv: list[str], ports: dict[str, int], data: Path) -> list[str]:

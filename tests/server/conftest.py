@@ -5,14 +5,6 @@ from fastapi.testclient import TestClient
 
 from server.core.config import Settings
 from server.main import create_app
-from tests.fixtures.project import build_project
-
-
-@pytest.fixture(scope="session")
-def project(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("project")
-    params = build_project(folder)
-    return folder, params
 
 
 def settings_for(folder, **overrides) -> Settings:

@@ -117,3 +117,9 @@ def test_falls_back_to_pip_when_uv_is_missing(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "installing with pip" in done.stderr
     assert (site / "glimpse_tiny-1.0.dist-info" / "INSTALLER").read_text().strip() == "pip"
+
+
+def test_pip_gets_every_argument_but_uvs_excludes() -> None:
+    args = ["-c", "constraints.txt", "--excludes", "deploy/server-excludes.txt", ".[server]", "--excludes=x.txt"]
+    assert install.without_excludes(args) == ["-c", "constraints.txt", ".[server]"]
+    assert install.without_excludes(["-e", ".[dev]"]) == ["-e", ".[dev]"]

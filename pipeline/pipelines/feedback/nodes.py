@@ -51,20 +51,31 @@ def exported_up_to(folder: Path) -> int:
     return last
 
 
-def read_votes(db: Path, after_id: int) -> pd.DataFrame:
-    """Votes with id > ``after_id`` from the SQLite log, opened read-only; empty if the log does not exist."""
-    if not db.exists():
-        return pd.DataFrame(columns=[*COLUMNS, "event_timestamp"])
-    uri = f"file:{db.resolve()}?mode=ro"
-    with sqlite3.connect(uri, uri=True) as conn:
-        frame = pd.read_sql_query(
-            "SELECT id AS feedback_id, image_id, vote, query_text, query_image_id, model_version, rank, session,"
-            " created_at FROM feedback WHERE id > ? ORDER BY id",
-            conn,
-            params=(after_id,),
-        )
+_VOTES_AFTER = (
+    "SELECT id AS feedback_id, image_id, vote, query_text, query_image_id, model_version, rank, session,"
+    " created_at FROM feedback WHERE id > ? ORDER BY id"
+)
+
+
+def read_votes(db: Path | str, after_id: int) -> pd.DataFrame:
+    """Votes with id > ``after_id`` from the server's log: a SQLite file opened read-only (empty if it does not
+    exist), or a PostgreSQL database when ``db`` is a ``postgresql://`` URL (the scaled-out server's)."""
+    if isinstance(db, str) and db.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            conn.read_only = True
+            cursor = conn.execute(_VOTES_AFTER.replace("?", "%s"), (after_id,))
+            frame = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+    else:
+        db = Path(db)
+        if not db.exists():
+            return pd.DataFrame(columns=[*COLUMNS, "event_timestamp"])
+        with sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True) as conn:
+            frame = pd.read_sql_query(_VOTES_AFTER, conn, params=(after_id,))
     frame["event_timestamp"] = pd.to_datetime(frame.pop("created_at"), utc=True, format="ISO8601")
     frame["rank"] = frame["rank"].astype("Int64")
+    frame["vote"] = frame["vote"].astype("int64")
     return frame
 
 
@@ -99,7 +110,7 @@ def export_feedback(params: dict[str, Any]) -> dict[str, Any]:
     folder = offline_dir(store_root) / FEEDBACK_DIR
     folder.mkdir(parents=True, exist_ok=True)
     after = exported_up_to(folder)
-    votes = read_votes(Path(params["feedback_db"]), after)
+    votes = read_votes(params.get("feedback_url") or Path(params["feedback_db"]), after)
     files = write_partitions(votes, folder) if len(votes) else []
     if files or not (store_root / "registry.db").exists() or params.get("always_apply", False):
         register_view(store_root, folder)

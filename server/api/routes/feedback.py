@@ -29,7 +29,7 @@ from server.services.experiment import Experiment
 from server.services.features import FeatureReader
 from server.services.feedback import FeedbackStore, FeedbackUnavailableError
 from server.services.model_pool import ModelPool, UnknownModelError
-from server.services.rate_limit import RateLimiter
+from server.services.rate_limit import Limiter
 from server.services.served import ServedCounter
 from server.services.uploads import IMAGE_ID
 
@@ -231,7 +231,7 @@ async def post_feedback(
     features: Annotated[FeatureReader, Depends(get_features)],
     store: Annotated[FeedbackStore, Depends(get_feedback)],
     pool: Annotated[ModelPool, Depends(get_pool)],
-    limits: Annotated[tuple[RateLimiter, RateLimiter], Depends(get_vote_limits)],
+    limits: Annotated[tuple[Limiter, Limiter], Depends(get_vote_limits)],
 ) -> Response:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in (JSON_TYPE, FORM_TYPE):
@@ -267,7 +267,7 @@ async def post_feedback(
     return JSONResponse({"id": recorded.id, "recorded": True}, status_code=201)
 
 
-def _rate_limit(limits: tuple[RateLimiter, RateLimiter], session: str, client: str) -> None:
+def _rate_limit(limits: tuple[Limiter, Limiter], session: str, client: str) -> None:
     for limiter, key, who in ((limits[0], session, "this session"), (limits[1], client, "this address")):
         wait = limiter.check(key)
         if wait:

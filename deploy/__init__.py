@@ -1,0 +1,1 @@
+"""Deployment: the images and how they are built and checked (deploy/images.py)."""
