@@ -19,9 +19,9 @@ KEDRO_RUNNER := $(if $(RUNNER),--runner=$(if $(filter dask,$(RUNNER)),pipeline.r
 
 # Debian packages the project uses at run time, in tests or benches (installed only when running as root);
 # wrk is bench/search.py's load generator; podman, buildah and mmdebstrap build and run the images
-# (deploy/images.py, tests/deploy/test_images.py); redis-server and postgresql-15 are the scale-out tests' shared
-# stores, started by the tests on loopback (tests/fixtures/services.py).
-SYSTEM_PACKAGES := wordnet-base chromium fonts-dejavu-core espeak-ng wrk podman buildah mmdebstrap redis-server postgresql-15
+# (deploy/images.py, tests/deploy/test_images.py); redis-server, postgresql-15 and nginx-light are the scale-out
+# tests' shared stores and proxy, started by the tests on loopback (tests/fixtures/services.py).
+SYSTEM_PACKAGES := wordnet-base chromium fonts-dejavu-core espeak-ng wrk podman buildah mmdebstrap redis-server postgresql-15 nginx-light
 
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1

@@ -1,8 +1,8 @@
 """The model registry: MLflow (SQLite backend, local artifact folder), one registered model of bundles.
 
 Each version bundles the encoder spec, the ONNX files and the evaluation metrics it was registered with;
-aliases (``candidate``, ``production``) choose what is served. The same tracking URI pointing at an MLflow
-server works unchanged.
+aliases (``candidate``, ``production``) choose what is served. A tracking URI naming an MLflow server (scaled
+out: backed by PostgreSQL) works unchanged; bundles then go to and come from the server's artifact store.
 """
 
 from __future__ import annotations
@@ -59,10 +59,17 @@ class Registry:
             Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.client = _client(tracking_uri)
 
+    @property
+    def remote(self) -> bool:
+        """An MLflow server: artifacts go through it (its artifact store), not to a local folder."""
+        return self.tracking_uri.startswith(("http://", "https://"))
+
     def _experiment_id(self) -> str:
         found = self.client.get_experiment_by_name(self.name)
         if found:
             return found.experiment_id
+        if self.remote:  # the server's default location (its --artifacts-destination, served over HTTP)
+            return self.client.create_experiment(self.name)
         self.artifact_root.mkdir(parents=True, exist_ok=True)
         return self.client.create_experiment(self.name, artifact_location=self.artifact_root.as_uri())
 

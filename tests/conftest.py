@@ -48,7 +48,7 @@ def postgres_url(tmp_path_factory):
     from tests.fixtures.services import ServiceMissingError, postgres_server
 
     try:
-        with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
-            yield url
+        with postgres_server(tmp_path_factory.mktemp("postgres")) as postgres:
+            yield postgres.url
     except ServiceMissingError as exc:
         pytest.skip(str(exc))

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         description="PostgreSQL database of the votes shared by server replicas (postgresql://user@host/db). "
         "Empty: the SQLite file feedback_db.",
     )
+    online_store_url: str = Field(
+        default="",
+        description="Redis holding the Feast online store (redis://host:6379/1), written by the pipeline's publish "
+        "(publish.online_url). Empty: online.db in feature_store.",
+    )
     redis_url: str = Field(
         default="",
         description="Redis shared by server replicas (redis://host:6379/0): vote limits count there. Empty: a "

@@ -112,7 +112,8 @@ class Services:
             with self._lock:
                 if self._features is None:
                     try:
-                        self._features = FeatureReader(self.settings.path(self.settings.feature_store), self.shown)
+                        root = self.settings.path(self.settings.feature_store)
+                        self._features = FeatureReader(root, self.shown, self.settings.online_store_url)
                         self.features_problem = ""
                     except Exception as exc:  # noqa: BLE001
                         problem = f"feature store unavailable: {exc}"

@@ -92,21 +92,24 @@ def file_identity(path: Path) -> tuple[int, int] | None:
 
 class FeatureReader:
     """``root`` holds registry.db, online.db and offline/; ``shown`` turns a path into the text messages use
-    (relative to the project, so a client-facing 503 does not spell out the server's folders)."""
+    (relative to the project, so a client-facing 503 does not spell out the server's folders); ``online_url``
+    (``redis://…``) reads the online store from Redis instead of online.db."""
 
-    def __init__(self, root: Path, shown=None) -> None:
+    def __init__(self, root: Path, shown=None, online_url: str = "") -> None:
         self.root = Path(root)
         self._shown = shown or str
         _keep_torch_out()  # before the first Feast import (the registry check parses Feast's protobuf)
         self.registry_path = self.root / "registry.db"
         self.online_path = self.root / "online.db"
         self._check_registry()
-        self._check_online()
-        self._files = {p: file_identity(p) for p in (self.registry_path, self.online_path)}
+        if not online_url:  # Redis (scaled out) is checked by its first read, the readiness probe
+            self._check_online()
+        watched = (self.registry_path,) if online_url else (self.registry_path, self.online_path)
+        self._files = {p: file_identity(p) for p in watched}
         self._broken = False
         from feature_repo.store import open_store
 
-        self._store = open_store(self.root, offline=False)
+        self._store = open_store(self.root, offline=False, online_url=online_url)
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock()  # apart from the store's lock: hits never wait for a read
         self._cache: OrderedDict[str, ImageRecord | None] = OrderedDict()

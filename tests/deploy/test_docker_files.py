@@ -231,7 +231,7 @@ def test_no_host_outside_the_deployment_is_named(compose: dict) -> None:
 def test_compose_services_share_the_data_volume(compose: dict, stages: list[Stage]) -> None:
     services = compose["services"]
     assert set(services) >= SERVICES
-    assert set(compose["volumes"]) == {"data"}
+    assert set(compose["volumes"]) == {"data", "redis", "postgres"}  # the last two: profile "scale" only
     for name in SERVICES:
         service = services[name]
         assert "data:/app/data" in service["volumes"], name
@@ -257,15 +257,23 @@ def test_compose_services_share_the_data_volume(compose: dict, stages: list[Stag
 
 
 def test_pipeline_parameter_override_names_a_real_parameter(compose: dict) -> None:
-    """Kedro accepts unknown --params silently; a typo would leave bundles off the shared volume."""
+    """Kedro accepts unknown --params silently; a typo would leave bundles off the shared volume, or publish and
+    register somewhere the scaled-out replicas do not read."""
     from kedro.framework.cli.project import run
 
-    ctx = run.make_context("run", compose["services"]["pipeline"]["command"][2:])
     parameters = yaml.safe_load((ROOT / "conf/base/parameters.yml").read_text())
-    for section, values in ctx.params["params"].items():
-        for key, value in values.items():
-            assert key in parameters[section], f"{section}.{key} is not in conf/base/parameters.yml"
-            assert str(value).startswith("data/"), "bundles belong on the data volume"
+    services = compose["services"]
+    for name in ("pipeline", "pipeline-scaled"):
+        given = run.make_context("run", services[name]["command"][2:]).params["params"]
+        for section, values in given.items():
+            for key in values:
+                assert key in parameters[section], f"{name}: {section}.{key} is not in conf/base/parameters.yml"
+        assert str(given["model"]["bundle_root"]).startswith("data/"), "bundles belong on the data volume"
+    scaled = run.make_context("run", services["pipeline-scaled"]["command"][2:]).params["params"]
+    replica = services["replica"]["environment"]
+    assert scaled["publish"]["online_url"] == replica["GLIMPSE_ONLINE_STORE_URL"]
+    assert scaled["registry"]["tracking_uri"] == replica["GLIMPSE_REGISTRY_URI"]
+    assert scaled["feedback"]["feedback_url"] == replica["GLIMPSE_FEEDBACK_URL"]
 
 
 # --- linters -------------------------------------------------------------------------------------------------
@@ -291,7 +299,8 @@ def test_compose_config_validates(tmp_path: Path) -> None:
     env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
 
     def config(path: Path) -> subprocess.CompletedProcess:
-        cmd = [tool, "-f", str(path), "--project-directory", str(ROOT), "--profile", "jobs", "config"]
+        profiles = ["--profile", "jobs", "--profile", "scale"]
+        cmd = [tool, "-f", str(path), "--project-directory", str(ROOT), *profiles, "config"]
         return subprocess.run([*cmd, "--format", "json"], capture_output=True, text=True, timeout=60, env=env)
 
     result = config(COMPOSE)

@@ -1,7 +1,7 @@
 """Publish: write the feature tables to the Feast offline store (parquet), apply the definitions and
-materialise them into the online store (SQLite). A publish of unchanged inputs does nothing, as long as the
-store's files are all there and readable: a deleted or damaged file is rebuilt by the next run (the store holds
-only what the pipeline's own tables can produce again)."""
+materialise them into the online store (SQLite, or Redis with ``publish.online_url``). A publish of unchanged
+inputs does nothing, as long as the store is whole: a deleted or damaged file, or a Redis that lost the data,
+is rebuilt by the next run (the store holds only what the pipeline's own tables can produce again)."""
 
 from __future__ import annotations
 
@@ -54,8 +54,26 @@ def _online_problem(path: Path) -> str | None:
     return f"has no table for {', '.join(missing)}" if missing else None
 
 
-def store_problems(root: Path) -> list[str]:
-    """What is missing or unreadable in a published store (empty: the store is whole)."""
+def _redis_problem(root: Path, online_url: str, image_id: str | None) -> str | None:
+    """Why the Redis online store does not hold this publication, or None: one image published is read back
+    (a Redis restarted without persistence, or flushed, has lost it)."""
+    if image_id is None:
+        return None
+    from feature_repo.store import open_store
+
+    try:
+        store = open_store(root, offline=False, online_url=online_url)
+        found = store.get_online_features(
+            features=[f"{views.METADATA}:path"], entity_rows=[{"image_id": image_id}]
+        ).to_dict()
+    except Exception as exc:  # noqa: BLE001 - redis, Feast: the store cannot be read
+        return f"cannot be read ({type(exc).__name__}: {exc})"
+    return None if found["path"][0] is not None else "does not hold the published images"
+
+
+def store_problems(root: Path, online_url: str = "", image_id: str | None = None) -> list[str]:
+    """What is missing or unreadable in a published store (empty: the store is whole). With the online store in
+    Redis (``online_url``), ``image_id`` (one published image) is read back from it."""
     from feature_repo.store import offline_dir
 
     problems = [
@@ -63,10 +81,12 @@ def store_problems(root: Path) -> list[str]:
         for v in VIEWS
         if not (offline_dir(root) / f"{v}.parquet").is_file()
     ]
-    for path, problem in (
-        (root / "registry.db", _registry_problem(root / "registry.db")),
-        (root / "online.db", _online_problem(root / "online.db")),
-    ):
+    online = (
+        ("the Redis online store", _redis_problem(root, online_url, image_id))
+        if online_url
+        else (root / "online.db", _online_problem(root / "online.db"))
+    )
+    for path, problem in ((root / "registry.db", _registry_problem(root / "registry.db")), online):
         if problem:
             problems.append(f"{path} {problem}")
     return problems
@@ -162,8 +182,9 @@ def publish_features(
     manifest = Path(params["demo_manifest"])
     fingerprint = _fingerprint(images, embeddings, descriptions, sightings, manifest)
     root = Path(params["store_root"]).resolve()
+    online_url = params.get("online_url") or ""
     if previous and previous.get("fingerprint") == fingerprint:
-        problems = store_problems(root)
+        problems = store_problems(root, online_url, images["image_id"].iloc[0] if len(images) else None)
         if not problems:
             logger.info("publish: feature store already up to date (%s)", fingerprint)
             return previous
@@ -183,7 +204,7 @@ def publish_features(
         with atomic_write(offline / f"{name}.parquet") as handle:
             table.to_parquet(handle, index=False)
     _remove_unreadable(root)
-    store = open_store(root)
+    store = open_store(root, online_url=online_url)
     objects = definitions(offline)
     store.apply(objects)
     views = [o for o in objects if getattr(o, "name", None) in tables]

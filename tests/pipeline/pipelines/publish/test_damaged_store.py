@@ -6,7 +6,6 @@ import os
 import pytest
 
 from pipeline.pipelines.publish.nodes import publish_features, store_problems
-from tests.pipeline.pipelines.publish.test_nodes import tables  # noqa: F401 - the fixture
 
 
 def scramble(path):
@@ -24,7 +23,7 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE), ids=list(DAMAGE))
-def test_a_damaged_store_is_published_again(tables, tmp_path, damage):  # noqa: F811
+def test_a_damaged_store_is_published_again(tables, tmp_path, damage):
     images, embeddings, descriptions, sightings, manifest = tables
     root = tmp_path / "store"
     params = {"store_root": str(root), "demo_manifest": str(manifest)}
