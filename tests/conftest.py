@@ -22,8 +22,14 @@ def project_root() -> Path:
 
 @pytest.fixture(scope="session")
 def project(tmp_path_factory):
-    """A scratch project the real pipeline ran over (12 photos, a tiny model): (folder, run parameters)."""
+    """A scratch project the real pipeline ran over (12 photos, a tiny model): (folder, run parameters); or the
+    project of a running deployment the API tests are pointed at (GLIMPSE_TEST_PROJECT, with
+    GLIMPSE_TEST_SERVER: tests/deploy/test_scale_out.py)."""
     from tests.fixtures.project import build_project
+
+    given = os.environ.get("GLIMPSE_TEST_PROJECT")
+    if given:
+        return Path(given), {}
 
     folder = tmp_path_factory.mktemp("project")
     params = build_project(folder)

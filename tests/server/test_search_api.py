@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from server.main import create_app
 from tests.fixtures.images import encode, photo, png_bomb
-from tests.server.conftest import settings_for
+from tests.server.conftest import in_process, settings_for
 
 IMAGE_ID_LEN = 32
 
@@ -216,6 +216,7 @@ def test_openapi_docs_are_served(client):
     assert {"/api/search", "/api/search/image", "/api/images/{image_id}", "/api/models"} <= set(paths)
 
 
+@in_process
 def test_prometheus_metrics_count_routes_and_pool(client):
     client.get("/api/search", params={"q": "metrics please"})
     client.get("/api/search", params={"q": ""})
@@ -226,6 +227,7 @@ def test_prometheus_metrics_count_routes_and_pool(client):
     assert "glimpse_models_loaded 1.0" in text
 
 
+@in_process
 def test_access_log_is_structured_and_leaves_queries_out(client, caplog):
     import json
     import logging
@@ -237,6 +239,7 @@ def test_access_log_is_structured_and_leaves_queries_out(client, caplog):
     assert "private" not in caplog.text
 
 
+@in_process
 def test_weak_results_and_no_good_match_follow_the_calibrated_threshold(client):
     """The tiny model has no coco evaluation here, so no threshold: nothing is weak; then a real one."""
     body = first_result(client, k=3)

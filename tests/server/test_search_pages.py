@@ -5,6 +5,7 @@ import re
 import pytest
 
 from tests.fixtures.images import encode, photo
+from tests.server.conftest import SERVER, in_process
 
 RESULT = re.compile(r'<li class="result" id="result-([0-9a-f]{32})"')
 
@@ -92,8 +93,11 @@ def test_more_like_this_and_the_image_page(client):
 @pytest.mark.parametrize("image_id", ["0" * 32, "not-an-id", "..%2F..%2Fetc%2Fpasswd", "<b>x</b>"])
 def test_unknown_images_get_a_helpful_404_page(client, image_id):
     page = client.get(f"/images/{image_id}", headers={"Accept": "text/html"})
-    assert page.status_code == 404 and "not found" in page.text and "<b>x</b>" not in page.text
-    assert page.headers["content-type"].startswith("text/html")
+    if SERVER and ".." in image_id:  # through nginx: it refuses a path above its root (400) before any replica
+        assert page.status_code == 400
+    else:
+        assert page.status_code == 404 and "not found" in page.text and "<b>x</b>" not in page.text
+        assert page.headers["content-type"].startswith("text/html")
     similar = client.get("/search/similar", params={"image_id": image_id})
     assert similar.status_code == 404 and "Please check your search" in similar.text
 
@@ -122,6 +126,7 @@ def test_unknown_addresses_get_a_page_for_browsers_and_json_for_the_api(client):
     assert api.status_code == 404 and api.json()["error"] == "not_found"
 
 
+@in_process
 def test_no_good_match_is_said_and_announced(client):
     """The tiny test model has no calibrated threshold, so render the fragment with an answer that has one."""
     from server.api.routes.pages import SearchForm
@@ -148,6 +153,7 @@ def test_no_good_match_is_said_and_announced(client):
     assert "Weak match (0.12): probably not what you asked for" in html
 
 
+@in_process
 def test_fragments_skip_the_model_list_and_pages_share_one_registry_read(client, monkeypatch):
     pool = client.app.state.services.pool()
     reads = []
@@ -166,6 +172,7 @@ def test_fragments_skip_the_model_list_and_pages_share_one_registry_read(client,
     assert len(reads) == 2  # read again once the refresh interval has passed
 
 
+@in_process
 def test_the_collection_summary_is_read_again_only_when_the_table_changes(client, monkeypatch):
     import os
 
