@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,16 @@ class Settings(BaseSettings):
         default=Path("client/node_modules"), description="npm packages for the browser (installed by make setup)."
     )
 
+    @field_validator("redis_url", "online_store_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        return _service_url(value, ("redis", "rediss", "unix"), "redis://host:6379/0")
+
+    @field_validator("feedback_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        return _service_url(value, ("postgresql", "postgres"), "postgresql://user@host:5432/glimpse")
+
     def path(self, value: Path) -> Path:
         """``value`` made absolute against the project root."""
         return value if value.is_absolute() else self.project_root / value
@@ -110,6 +121,21 @@ class Settings(BaseSettings):
         from models.registry import absolute_sqlite_uri
 
         return absolute_sqlite_uri(self.registry_uri, self.project_root)
+
+
+def _service_url(value: str, schemes: tuple[str, ...], example: str) -> str:
+    """Check a service URL at start, so a typo fails there with the setting's name, not on the first request."""
+    value = value.strip()
+    if not value:
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError as error:
+        raise ValueError(f"is not a URL ({error}); expected something like {example}") from None
+    if parts.scheme not in schemes:
+        raise ValueError(f"must start with {' or '.join(s + '://' for s in schemes)}, like {example}")
+    return value
 
 
 @lru_cache
