@@ -1,4 +1,4 @@
-/* What both speech features need from the page: the browser's capabilities and the shared live region. */
+/* What both speech features (voice-search.js, read-aloud.js) need to know about the browser. */
 
 // A module whose one function uses SIMD (i32.const 0; i8x16.splat; i8x16.popcnt): it validates only where
 // WebAssembly SIMD is available, which ONNX Runtime Web's wasm build requires.
@@ -6,22 +6,19 @@ const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
 
+function hasSimd() {
+  try {
+    return typeof WebAssembly === "object" && WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
 /** What this browser offers for running speech models locally. */
 export function features() {
-  let simd = false;
-  try { simd = typeof WebAssembly === "object" && WebAssembly.validate(SIMD_PROBE); } catch (e) { simd = false; }
   return {
-    simd,
+    simd: hasSimd(),
     worker: typeof Worker === "function",
     audio: typeof (window.AudioContext || window.webkitAudioContext) === "function",
   };
-}
-
-/** Say `message` in the page's polite live region (#announcer), as glimpse.js does: cleared first so a
- * repeated message is announced again. */
-export function announce(message) {
-  const region = document.getElementById("announcer");
-  if (!region) return;
-  region.textContent = "";
-  window.setTimeout(() => { region.textContent = message; }, 60);
 }

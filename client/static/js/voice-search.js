@@ -13,7 +13,9 @@
  *   configure({threads}), load() → {bytes, threads, ms}} — the same path as after a real recording.
  */
 
-import { announce, features } from "./speech-support.js";
+import { announce } from "./announce.js";
+import { features } from "./speech-support.js";
+import { WorkerClient } from "./worker-client.js";
 
 const SAMPLE_RATE = 16000;
 const MAX_SECONDS = 30;
@@ -57,9 +59,6 @@ function canRecord() {
 }
 
 // ------------------------------------------------------------------ the worker
-let worker = null;
-let nextId = 1;
-const pending = new Map(); // id -> {resolve, reject}
 const progressListeners = new Set();
 let threads = null;
 let modelReady = false;
@@ -72,51 +71,22 @@ class VoiceError extends Error {
   }
 }
 
-function getWorker() {
-  if (worker) return worker;
-  worker = new Worker(WORKER_URL, { type: "module", name: "glimpse-stt" });
-  if (threads) worker.postMessage({ type: "config", threads });
-  worker.onmessage = (event) => {
-    const msg = event.data || {};
-    if (msg.type === "progress") {
-      progressListeners.forEach((fn) => fn(msg.loaded, msg.total));
-      return;
-    }
-    if (msg.type === "loaded" || msg.type === "result") modelReady = true;
-    const entry = pending.get(msg.id);
-    if (msg.type === "error") {
-      const error = new VoiceError(msg.stage, msg.name, msg.message);
-      if (entry) {
-        pending.delete(msg.id);
-        entry.reject(error);
-      } else {
-        console.warn("speech worker:", msg.message); // not tied to a request: keep it visible to developers
-      }
-      return;
-    }
-    if (entry) {
-      pending.delete(msg.id);
-      entry.resolve(msg);
-    }
-  };
-  worker.onerror = (event) => {
-    // The worker script itself failed (e.g. ORT could not be imported): fail everything waiting, start afresh.
-    event.preventDefault();
-    const error = new VoiceError("load", "Error", event.message || "the speech worker failed to start");
-    pending.forEach((entry) => entry.reject(error));
-    pending.clear();
-    worker.terminate();
-    worker = null;
-  };
-  return worker;
-}
+const speech = new WorkerClient(WORKER_URL, {
+  name: "glimpse-stt",
+  onStart: (post) => { if (threads) post({ type: "config", threads }); },
+  onEvent: (msg) => {
+    if (msg.type === "progress") progressListeners.forEach((fn) => fn(msg.loaded, msg.total));
+    else if (msg.type === "error") console.warn("speech worker:", msg.message); // not tied to a request
+  },
+  errorFrom: (msg) => new VoiceError(msg.stage, msg.name, msg.message),
+  // The worker script itself failed (e.g. ORT could not be imported): the next request starts afresh.
+  crashError: (event) => new VoiceError("load", "Error", event.message || "the speech worker failed to start"),
+});
 
-function request(message, transfer) {
-  return new Promise((resolve, reject) => {
-    const id = nextId++;
-    pending.set(id, { resolve, reject });
-    getWorker().postMessage({ ...message, id }, transfer || []);
-  });
+async function request(message, transfer) {
+  const answer = await speech.request(message, transfer).done;
+  if (answer.type === "loaded" || answer.type === "result") modelReady = true;
+  return answer;
 }
 
 function loadModel() {
@@ -225,8 +195,8 @@ class Recorder {
 
   release() {
     this.stopped = true;
-    try { this.source && this.source.disconnect(); } catch (e) { /* already disconnected */ }
-    try { this.node && this.node.disconnect(); } catch (e) { /* already disconnected */ }
+    try { this.source && this.source.disconnect(); } catch { /* already disconnected */ }
+    try { this.node && this.node.disconnect(); } catch { /* already disconnected */ }
     if (this.node && this.node.port) this.node.port.onmessage = null;
     if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
     if (this.context && this.context.state !== "closed") this.context.close().catch(() => {});
@@ -299,7 +269,7 @@ async function stopRecording() {
   recorder = null;
   try {
     await transcribeAndSearch(audio);
-  } catch (error) {
+  } catch {
     /* already announced */
   } finally {
     state = "idle";
@@ -367,7 +337,7 @@ function setUp() {
       configure(options) {
         if (options && Number.isInteger(options.threads) && options.threads >= 1) {
           threads = options.threads;
-          if (worker) worker.postMessage({ type: "config", threads });
+          speech.post({ type: "config", threads }); // a worker started later gets it from onStart
         }
       },
       load: () => loadModel().then(({ bytes, fromCache, threads: used, ms }) => ({ bytes, fromCache, threads: used, ms })),

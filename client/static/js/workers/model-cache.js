@@ -11,7 +11,7 @@ const CACHE_NAME = "glimpse-models-v1";
 async function openCache() {
   try {
     return self.caches ? await self.caches.open(CACHE_NAME) : null;
-  } catch (error) {
+  } catch {
     return null; // storage disabled or full: fall back to the network
   }
 }
