@@ -40,7 +40,7 @@ from accessibility.wording import (
 )
 from accessibility.wordnet import WordNet
 
-VERSION = "composed-6"  # bump when the wording changes, so the pipeline describes every image again
+VERSION = "composed-7"  # bump when the wording changes, so the pipeline describes every image again
 ALT_LIMIT = 125
 PANORAMA_RATIO = 2.5
 TINY_SIDE = 64
