@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -37,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from models.atomic import atomic_write
 
 NAME = "piper-voice"
 MANIFEST_NAME = f"{NAME}.manifest.json"
@@ -283,15 +282,9 @@ def build(out_dir: Path, *, force: bool = False, check: bool = True) -> dict:
     }
     manifest_bytes = _json_bytes(manifest)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{NAME}.", dir=out_dir))
-    try:
-        (tmp / model_name).write_bytes(model16_bytes)
-        (tmp / config_name).write_bytes(config_bytes)
-        (tmp / MANIFEST_NAME).write_bytes(manifest_bytes)
-        for name in (model_name, config_name, MANIFEST_NAME):  # manifest last: it is the commit point
-            os.replace(tmp / name, out_dir / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    for name, data in ((model_name, model16_bytes), (config_name, config_bytes), (MANIFEST_NAME, manifest_bytes)):
+        with atomic_write(out_dir / name) as handle:  # manifest last: it is the commit point
+            handle.write(data)
     # Older builds of this voice are no longer referenced by the manifest.
     for stale in out_dir.glob(f"{NAME}.*"):
         if stale.is_file() and stale.name not in (model_name, config_name, MANIFEST_NAME):

