@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from server.api import errors
-from server.api.routes import feedback, health, images, models, pages, search
+from server.api.routes import docs, feedback, health, images, models, pages, search
 from server.core import headers, limits, observability, session
 from server.core.config import Settings, get_settings
 from server.services.container import Services
@@ -24,7 +24,13 @@ from server.services.served import ServedCounter
 
 logger = logging.getLogger(__name__)
 
-VENDORED = {"htmx": "htmx.org", "ort": "onnxruntime-web", "phonemizer": "phonemizer"}  # URL name → npm package
+# URL name → the npm package's folder of built files
+VENDORED = {
+    "htmx": "htmx.org/dist",
+    "ort": "onnxruntime-web/dist",
+    "phonemizer": "phonemizer/dist",
+    "swagger-ui": "swagger-ui-dist",
+}
 
 
 def _warm_up(services: Services, experiment: Experiment) -> None:
@@ -78,7 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Searches are single queries; faiss's OpenMP threads only add overhead to them (100k Flat, p99: 13.4 ms on
     # one thread, 74.5 ms on two, bench/indexes.py).
     faiss.omp_set_num_threads(settings.faiss_threads)
-    app = FastAPI(title="Glimpse", summary="Accessible multimodal image search", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Glimpse",
+        summary="Accessible multimodal image search",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,  # server/api/routes/docs.py serves Swagger UI from vendored files, not a CDN
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.services = Services(settings)
     app.state.experiment = Experiment(
@@ -102,9 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Only the built files of the browser packages are exposed from node_modules. Without them the pages
     # still work (plain forms, no voice).
     for name, package in VENDORED.items():
-        folder = settings.asset(settings.vendor_dir) / package / "dist"
+        folder = settings.asset(settings.vendor_dir) / package
         app.mount(f"/vendor/{name}", StaticFiles(directory=folder, check_dir=False), name=f"vendor-{name}")
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(search.router)
     app.include_router(images.router)
     app.include_router(models.router)

@@ -1,8 +1,7 @@
-"""What the API answers, as declared in its OpenAPI schema.
+"""The OpenAPI side of answers: the one error body and the ``responses=`` entries routes declare.
 
-These models document responses; the routes still build plain dicts (no response filtering at run time).
-``tests/server/test_openapi_fuzz.py`` runs Schemathesis against the schema and fails when an answer — a
-status code, a content type, a header or a body — is not the one declared here.
+The answers themselves are in ``server/schemas.py``. ``tests/server/test_openapi_fuzz.py`` runs Schemathesis
+against the schema and fails when an answer (status, content type, header or body) is not the one declared.
 """
 
 from __future__ import annotations
@@ -65,59 +64,3 @@ BINARY = {"schema": {"type": "string", "format": "binary"}}
 def binary_response(description: str, *media_types: str) -> dict[int | str, dict[str, Any]]:
     """A 200 whose body is bytes of one of ``media_types``."""
     return {200: {"description": description, "content": dict.fromkeys(media_types, BINARY)}}
-
-
-class Ready(BaseModel):
-    ready: bool
-    problems: list[str] = Field(description="Why the service is not ready; empty when it is")
-    warnings: list[str] = Field(default=[], description="Problems that do not stop queries (absent when none)")
-
-
-class Description(BaseModel):
-    alt: str = Field(description="Alt text, at most 125 characters")
-    long: str = Field(description="A longer description for screen readers")
-
-
-class Result(BaseModel):
-    rank: int = Field(ge=1)
-    image_id: str
-    score: float
-    weak: bool = Field(description="Below the version's calibrated threshold: probably not what was asked for")
-    image_url: str
-    thumbnail_url: str
-    metadata: dict[str, Any]
-    description: Description
-    why: list[str] = Field(
-        default=[], description='Text search: why it matched, briefly ("2 people", \'text: "STOP"\'); may be empty'
-    )
-
-
-class ModelInfo(BaseModel):
-    version: str
-    spec: str
-    bundle_version: str
-    index_version: str
-    arm: str | None = Field(description='"control" or "candidate" while an A/B test runs, else null')
-
-
-class SearchAnswer(BaseModel):
-    query: str | None = Field(default=None, description="Text search: the query as cleaned")
-    query_image_id: str | None = Field(default=None, description="Image search: the indexed image searched with")
-    k: int
-    model: ModelInfo
-    weak_threshold: float | None
-    no_good_match: bool
-    results: list[Result]
-    timings_ms: dict[str, float]
-
-
-class ImageDescription(BaseModel):
-    image_id: str
-    description: dict[str, Any] = Field(description="`alt`, `long` and `evidence` (an object)")
-    metadata: dict[str, Any]
-
-
-class VoteRecorded(BaseModel):
-    id: int
-    recorded: bool
-    duplicate: bool = Field(default=False, description="Repeats this session's latest vote: nothing stored")

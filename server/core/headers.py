@@ -2,8 +2,8 @@
 
 The Content-Security-Policy allows only this origin's scripts, styles, images, workers and fetches, plus
 ``'wasm-unsafe-eval'`` so ONNX Runtime Web can compile the WebAssembly we serve; no inline script or style, no
-plugins, no framing, forms post only here. (FastAPI's /docs and /redoc pages load Swagger/ReDoc from a CDN, so
-they get no policy.) There is no CORS middleware: other origins' scripts cannot read any answer.
+plugins, no framing, forms post only here — /docs included (Swagger UI is served from the vendored npm package,
+with no inline script). There is no CORS middleware: other origins' scripts cannot read any answer.
 
 Cross-origin isolation (COOP + COEP) lets ONNX Runtime Web use threads for speech in the browser; without it
 ORT silently runs on one thread. Speech model files have content-hashed names, so they may be cached for a
@@ -50,7 +50,6 @@ SECURITY = {
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "camera=(), geolocation=(), microphone=(self)",
 }
-NO_POLICY_PATHS = ("/docs", "/redoc")
 CACHE_RULES = (
     ("/static/models/speech-manifest.json", "no-cache"),
     ("/static/models/piper-voice.manifest.json", "no-cache"),
@@ -78,8 +77,7 @@ class ResponseHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in (ISOLATION | SECURITY).items():
                     headers.setdefault(name, value)
-                if not path.startswith(NO_POLICY_PATHS):
-                    headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("Content-Security-Policy", CSP)
                 for prefix, rule in CACHE_RULES:
                     if path.startswith(prefix) and message["status"] == 200:
                         headers.setdefault("Cache-Control", rule)

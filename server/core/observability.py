@@ -16,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.schemas import PoolStatus
+
 access_log = logging.getLogger("glimpse.access")
 BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -23,7 +25,7 @@ BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 class PoolCollector:
     """Model-pool state read at scrape time."""
 
-    def __init__(self, pool_status: Callable[[], dict | None]) -> None:
+    def __init__(self, pool_status: Callable[[], PoolStatus | None]) -> None:
         self._status = pool_status
 
     def collect(self):
@@ -32,10 +34,10 @@ class PoolCollector:
         size = GaugeMetricFamily("glimpse_model_bytes", "Bytes of a resident model version", labels=["version"])
         evictions = GaugeMetricFamily("glimpse_model_evictions", "Model versions unloaded since start")
         if status is not None:
-            loaded.add_metric([], len(status["loaded"]))
-            for model in status["loaded"]:
-                size.add_metric([model["version"]], model["size_mb"] * 2**20)
-            evictions.add_metric([], status["evictions"])
+            loaded.add_metric([], len(status.loaded))
+            for model in status.loaded:
+                size.add_metric([model.version], model.size_mb * 2**20)
+            evictions.add_metric([], status.evictions)
         yield from (loaded, size, evictions)
 
 
@@ -74,7 +76,7 @@ class Measured:
                 access_log.info(json.dumps(line))
 
 
-def install(app: FastAPI, pool_status: Callable[[], dict | None]) -> None:
+def install(app: FastAPI, pool_status: Callable[[], PoolStatus | None]) -> None:
     registry = CollectorRegistry()
     requests = Counter("glimpse_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
     latency = Histogram(

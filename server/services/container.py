@@ -16,6 +16,7 @@ from pathlib import Path
 
 from feature_repo.store import sqlite_tables
 from server.core.config import Settings
+from server.schemas import PoolStatus
 from server.services.features import FeatureReader, file_identity
 from server.services.feedback import FeedbackStore, open_feedback_store
 from server.services.model_pool import ModelPool
@@ -134,6 +135,6 @@ class Services:
                         logger.error(self.feedback_problem)
         return self._feedback
 
-    def pool_status(self) -> dict | None:
+    def pool_status(self) -> PoolStatus | None:
         """The pool's state if it is open (never opens it: a metrics scrape must stay cheap)."""
         return self._pool.status() if self._pool is not None else None

@@ -25,6 +25,7 @@ from models.index import VectorIndex
 from models.lexical import WORDS_FILE, LexicalIndex
 from models.registry import ModelVersion, Registry
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder
+from server.schemas import LoadedVersion, PoolStatus
 
 logger = logging.getLogger(__name__)
 
@@ -293,26 +294,26 @@ class ModelPool:
         logger.info("model pool: unloaded version %s (%s)", version, reason)
 
     # ---------------------------------------------------------------- reporting
-    def status(self) -> dict:
+    def status(self) -> PoolStatus:
         with self._lock:
             now = time.monotonic()
             loaded = [
-                {
-                    "version": m.version,
-                    "spec": m.spec,
-                    "bundle_version": m.bundle_version,
-                    "adapted": m.adapted,
-                    "size_mb": round(m.size_bytes / 2**20, 1),
-                    "idle_seconds": round(now - m.last_used, 1),
-                    "images": m.text_index.meta.count,
-                    "index": m.text_index.meta.factory,
-                }
+                LoadedVersion(
+                    version=m.version,
+                    spec=m.spec,
+                    bundle_version=m.bundle_version,
+                    adapted=m.adapted,
+                    size_mb=round(m.size_bytes / 2**20, 1),
+                    idle_seconds=round(now - m.last_used, 1),
+                    images=m.text_index.meta.count,
+                    index=m.text_index.meta.factory,
+                )
                 for m in self._loaded.values()
             ]
-        return {
-            "loaded": loaded,
-            "max_models": self.max_models,
-            "memory_budget_mb": round(self.memory_budget_bytes / 2**20),
-            "idle_ttl_seconds": self.idle_ttl_s,
-            "evictions": self.evictions,
-        }
+        return PoolStatus(
+            loaded=loaded,
+            max_models=self.max_models,
+            memory_budget_mb=round(self.memory_budget_bytes / 2**20),
+            idle_ttl_seconds=self.idle_ttl_s,
+            evictions=self.evictions,
+        )

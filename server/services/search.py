@@ -3,19 +3,46 @@ descriptions and why each result matched."""
 
 from __future__ import annotations
 
+import re
 import time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
 
 from models.lexical import reasons
 from server.core.config import Settings
+from server.schemas import Description, ModelInfo, Result, SearchAnswer
 from server.services.features import FeatureReader
 from server.services.model_pool import LoadedModel
 from server.services.uploads import collection_image_id, original_image
 
 CANDIDATES = 200  # dense candidates a text query's word matches are fused with
+MAX_QUERY = 500
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")  # C0 and C1 control characters
+UNDECODABLE = "\ufffd"  # what the URL decoder puts in place of bytes that are not UTF-8
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched; ``reason`` says which rule it broke, the message says it to a person."""
+
+    def __init__(self, reason: Literal["not_text", "empty", "too_long"], message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def clean_query(raw: str) -> str:
+    """Trimmed, whitespace-collapsed query without control characters; QueryError when empty, too long or not
+    text. The browser's cache key (client/static/js/cache-key.js) applies the same rules, so a key names one query.
+    """
+    if UNDECODABLE in raw:
+        raise QueryError("not_text", "the query is not UTF-8 text; some of its bytes cannot be read")
+    text = " ".join(CONTROL.sub(" ", raw).split())
+    if not text:
+        raise QueryError("empty", "the query is empty; type a few words")
+    if len(text) > MAX_QUERY:
+        raise QueryError("too_long", f"the query has {len(text)} characters; the limit is {MAX_QUERY}")
+    return text
 
 
 def _results(
@@ -27,7 +54,7 @@ def _results(
     threshold: float | None = None,
     query: str | None = None,
     matched: dict[str, tuple[float, tuple[str, ...]]] | None = None,
-) -> list[dict]:
+) -> list[Result]:
     """Result rows in rank order; ``weak`` marks dense scores below the version's calibrated threshold (a word
     match is never weak); ``matched``: the fused score and the word-index fields per image id."""
     matched = matched or {}
@@ -40,17 +67,17 @@ def _results(
         score, fields = matched.get(image_id, (dense, ()))
         evidence = record.description.get("evidence") or {}
         out.append(
-            {
-                "rank": len(out) + 1,
-                "image_id": image_id,
-                "score": round(score, 4),
-                "weak": threshold is not None and dense < threshold and not fields,
-                "image_url": f"/api/images/{image_id}",
-                "thumbnail_url": f"/api/images/{image_id}/thumbnail",
-                "metadata": record.metadata,
-                "description": {"alt": record.description["alt"], "long": record.description["long"]},
-                "why": _why(query, evidence, fields) if query is not None else [],
-            }
+            Result(
+                rank=len(out) + 1,
+                image_id=image_id,
+                score=round(score, 4),
+                weak=threshold is not None and dense < threshold and not fields,
+                image_url=f"/api/images/{image_id}",
+                thumbnail_url=f"/api/images/{image_id}/thumbnail",
+                metadata=record.metadata,
+                description=Description(alt=record.description["alt"], long=record.description["long"]),
+                why=_why(query, evidence, fields) if query is not None else [],
+            )
         )
     return out
 
@@ -89,16 +116,16 @@ def _fused(model: LoadedModel, query: str, scores: np.ndarray, positions: np.nda
     )
 
 
-def _model_info(model: LoadedModel) -> dict[str, Any]:
-    return {
-        "version": model.version,
-        "spec": model.spec,
-        "bundle_version": model.bundle_version,
-        "index_version": model.index_version,
-    }
+def _model_info(model: LoadedModel) -> ModelInfo:
+    return ModelInfo(
+        version=model.version,
+        spec=model.spec,
+        bundle_version=model.bundle_version,
+        index_version=model.index_version,
+    )
 
 
-def search_text(model: LoadedModel, features: FeatureReader, query: str, k: int) -> dict[str, Any]:
+def search_text(model: LoadedModel, features: FeatureReader, query: str, k: int) -> SearchAnswer:
     started = time.perf_counter()
     vector = model.text.encode_texts([query])
     encoded = time.perf_counter()
@@ -109,24 +136,24 @@ def search_text(model: LoadedModel, features: FeatureReader, query: str, k: int)
     searched = time.perf_counter()
     results = _results(model, features, scores, positions, model.text_index.ids, model.weak_threshold, query, matched)
     done = time.perf_counter()
-    return {
-        "query": query,
-        "k": k,
-        "model": _model_info(model),
-        "weak_threshold": model.weak_threshold,
-        "no_good_match": all(r["weak"] for r in results),
-        "results": results,
-        "timings_ms": {
+    return SearchAnswer(
+        query=query,
+        k=k,
+        model=_model_info(model),
+        weak_threshold=model.weak_threshold,
+        no_good_match=all(r.weak for r in results),
+        results=results,
+        timings_ms={
             "encode": round((encoded - started) * 1000, 2),
             "search": round((searched - encoded) * 1000, 2),
             "features": round((done - searched) * 1000, 2),
         },
-    }
+    )
 
 
 def search_image(
     model: LoadedModel, features: FeatureReader, image: Image.Image, k: int, exclude: str | None = None
-) -> dict[str, Any]:
+) -> SearchAnswer:
     """Image→image in the version's image-feature space; ``exclude`` drops the query image itself."""
     started = time.perf_counter()
     pixels = model.image.preprocess.batch([image])
@@ -136,7 +163,7 @@ def search_image(
 
 def search_similar(
     settings: Settings, model: LoadedModel, features: FeatureReader, image_id: str, k: int
-) -> dict[str, Any]:
+) -> SearchAnswer:
     """More like an image of the collection, itself left out: its stored vector when the version indexed it,
     else (published after the index was built) its original decoded and encoded. UploadError (422/404) for a
     malformed or unknown id, or an original that is gone when it is needed."""
@@ -150,23 +177,23 @@ def search_similar(
 
 def _search_image_vector(
     model: LoadedModel, features: FeatureReader, vector: np.ndarray, k: int, exclude: str | None, encode_s: float
-) -> dict[str, Any]:
+) -> SearchAnswer:
     started = time.perf_counter()
     scores, positions = model.image_index.search(vector, k + (1 if exclude else 0))
     keep = [i for i, p in enumerate(positions[0]) if p >= 0 and model.image_index.ids[p] != exclude][:k]
     searched = time.perf_counter()
     results = _results(model, features, scores[0][keep], positions[0][keep], model.image_index.ids)
     done = time.perf_counter()
-    return {
-        "query_image_id": exclude,
-        "k": k,
-        "model": _model_info(model),
-        "weak_threshold": None,  # calibrated for text→image only; image→image similarities are not comparable
-        "no_good_match": not results,
-        "results": results,
-        "timings_ms": {
+    return SearchAnswer(
+        query_image_id=exclude,
+        k=k,
+        model=_model_info(model),
+        weak_threshold=None,  # calibrated for text→image only; image→image similarities are not comparable
+        no_good_match=not results,
+        results=results,
+        timings_ms={
             "encode": round(encode_s * 1000, 2),
             "search": round((searched - started) * 1000, 2),
             "features": round((done - searched) * 1000, 2),
         },
-    }
+    )

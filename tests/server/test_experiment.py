@@ -66,6 +66,7 @@ def pool_for(folder, registry) -> ModelPool:
     return ModelPool(registry, folder / "data/05_model_input/indexes", alias_refresh_s=0.0, max_models=3)
 
 
+@pytest.mark.slow
 def test_a_share_of_sessions_gets_the_candidate_and_keeps_it(ab_project):
     folder, registry, candidate = ab_project
     pool = pool_for(folder, registry)
@@ -85,6 +86,7 @@ def test_a_share_of_sessions_gets_the_candidate_and_keeps_it(ab_project):
         assert experiment.route(pool, s, CANDIDATE).arm is None
 
 
+@pytest.mark.slow
 def test_no_experiment_without_a_share_a_candidate_or_a_different_candidate(ab_project):
     folder, registry, candidate = ab_project
     pool = pool_for(folder, registry)
@@ -103,6 +105,7 @@ def test_no_experiment_without_a_share_a_candidate_or_a_different_candidate(ab_p
         registry.set_alias(CANDIDATE, candidate)
 
 
+@pytest.mark.slow
 def test_a_candidate_that_cannot_load_falls_back_to_production(ab_project):
     folder, registry, candidate = ab_project
     adapter = registry.bundle_path(registry.get(candidate)) / "adapter.npy"
@@ -127,6 +130,7 @@ def new_visitor(client: TestClient) -> str:
     return client.cookies[COOKIE]
 
 
+@pytest.mark.slow
 def test_api_and_pages_route_by_session_and_stats_give_rates_per_version(ab_project, tmp_path):
     folder, _, candidate = ab_project
     settings = settings_for(folder, ab_candidate_share=0.5, feedback_db=tmp_path / "feedback.db")
@@ -169,6 +173,7 @@ def test_api_and_pages_route_by_session_and_stats_give_rates_per_version(ab_proj
     }
 
 
+@pytest.mark.slow
 def test_searches_served_survive_a_restart_and_uploads_are_not_counted(ab_project, tmp_path):
     folder, _, _ = ab_project
     settings = settings_for(folder, feedback_db=tmp_path / "feedback.db", served_flush_s=3600)

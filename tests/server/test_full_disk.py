@@ -29,7 +29,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.server_process import ServerProcess, start_server
+from tests.fixtures.server_process import start_server
+from tools.processes import ServerProcess
 
 pytestmark = pytest.mark.slow
 

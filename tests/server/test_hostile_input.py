@@ -1,4 +1,5 @@
-"""Hostile input against the real app, in process: each case is one row of the README table "Hostile input".
+"""Hostile input against the real app, in process: each case is one row of the table "Hostile input" in
+docs/reliability.md.
 
 Every answer is checked the same way: the status the table promises, never a 5xx, never a stack trace or a
 file's content in the body, and for the API a JSON error naming what was wrong. The rows that need a real
@@ -26,14 +27,14 @@ LEAKS = re.compile(r"Traceback|File \"/|site-packages|root:x:0:0|\bException\b")
 
 @dataclass(frozen=True)
 class Case:
-    id: str  # the README row
+    id: str  # the row in docs/reliability.md
     method: str
     url: str
     status: int
     error: str | None = None  # the JSON "error" code; None: a page or a success
     request: dict = field(default_factory=dict)  # httpx keyword arguments
     says: str = ""  # a word the message must contain
-    row: str = ""  # the README row, when several cases share one (default: the id)
+    row: str = ""  # the row in docs/reliability.md, when several cases share one (default: the id)
 
 
 def upload(name: str, data: bytes, content_type: str = "image/jpeg", **form) -> dict:
@@ -241,7 +242,7 @@ def test_markup_in_file_names_exif_and_manifests_is_escaped_in_every_page(hostil
     assert "&lt;img src=x onerror=alert(3)&gt;.jpg" in pages["image"].text  # the file name, shown as text
 
 
-PAGE_CASES = {  # README rows checked by the tests above rather than by a Case
+PAGE_CASES = {  # rows of docs/reliability.md checked by the tests above rather than by a Case
     "HTML/JS in a query": test_html_in_a_query_is_escaped_in_the_page_and_exact_in_json,
     "HTML/JS in folder, file name, EXIF, manifest": (
         test_markup_in_file_names_exif_and_manifests_is_escaped_in_every_page,
@@ -250,11 +251,11 @@ PAGE_CASES = {  # README rows checked by the tests above rather than by a Case
 }
 
 
-def test_the_readme_table_lists_exactly_these_cases(project_root):
+def test_the_reliability_table_lists_exactly_these_cases(project_root):
     from tests.server.test_hostile_transport import TRANSPORT_CASES
 
-    readme = (project_root / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Hostile input", 1)[1].split("\n#", 1)[0]
+    page = (project_root / "docs" / "reliability.md").read_text(encoding="utf-8")
+    section = page.split("\n## Hostile input\n", 1)[1].split("\n#", 1)[0]
     rows = {m.group(1) for m in re.finditer(r"^\| ([^|]+?) \|", section, re.M)} - {"Input", "---"}
     expected = {c.row or c.id for c in CASES} | set(TRANSPORT_CASES) | set(PAGE_CASES)
-    assert rows == expected, {"missing from README": expected - rows, "not tested": rows - expected}
+    assert rows == expected, {"missing from docs/reliability.md": expected - rows, "not tested": rows - expected}

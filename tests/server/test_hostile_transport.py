@@ -3,7 +3,7 @@
 The app runs under uvicorn exactly as deployed (``--http server.core.protocol:HTTP``) with short deadlines
 (headers 2 s, body 2 s) so the slow-client cases take seconds. Requests are written to a socket byte for byte,
 because an HTTP client library would normalise the paths under test. Each entry of ``TRANSPORT_CASES`` is a
-row of the README table "Hostile input".
+row of the table "Hostile input" in docs/reliability.md.
 """
 
 from __future__ import annotations

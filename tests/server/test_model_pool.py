@@ -37,7 +37,7 @@ def test_lru_keeps_at_most_n_versions(two_versions):
     assert pool.get("1").version == "1"
     assert pool.get("2").version == "2"
     status = pool.status()
-    assert [m["version"] for m in status["loaded"]] == ["2"] and status["evictions"] == 1
+    assert [m.version for m in status.loaded] == ["2"] and status.evictions == 1
 
 
 def test_memory_budget_evicts_least_recently_used(two_versions):
@@ -45,7 +45,7 @@ def test_memory_budget_evicts_least_recently_used(two_versions):
     pool = pool_for(folder, registry, max_models=5, memory_budget_bytes=1)
     pool.get("1")
     pool.get("2")
-    assert [m["version"] for m in pool.status()["loaded"]] == ["2"]  # the one in use always stays
+    assert [m.version for m in pool.status().loaded] == ["2"]  # the one in use always stays
 
 
 def test_idle_versions_are_unloaded(two_versions):
@@ -55,7 +55,7 @@ def test_idle_versions_are_unloaded(two_versions):
     time.sleep(0.1)
     pool.get("2")
     assert pool.unload_idle() == ["1"]
-    assert [m["version"] for m in pool.status()["loaded"]] == ["2"]
+    assert [m.version for m in pool.status().loaded] == ["2"]
 
 
 def assert_only_version_1_is_unavailable(folder) -> None:
@@ -174,7 +174,7 @@ def test_an_adapter_changes_text_queries_only_and_reuses_the_base_index(two_vers
     base, tuned = pool.get("1"), pool.get(entry.version)
     assert tuned.adapted and not base.adapted
     assert tuned.bundle_version == base.bundle_version and tuned.index_version == base.index_version
-    assert next(m for m in pool.status()["loaded"] if m["version"] == entry.version)["adapted"] is True
+    assert next(m for m in pool.status().loaded if m.version == entry.version).adapted is True
     query = ["a red car on a street"]
     assert not np.allclose(tuned.text.encode_texts(query), base.text.encode_texts(query))
     np.testing.assert_allclose(np.linalg.norm(tuned.text.encode_texts(query), axis=1), 1.0, rtol=1e-5)

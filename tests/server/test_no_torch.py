@@ -3,10 +3,14 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PROJECT_ROOT
 
 SCRIPT = """
 import sys
+
+import pytest
 from fastapi.testclient import TestClient
 from server.core.config import Settings
 from server.main import create_app
@@ -22,6 +26,7 @@ print(sorted(m for m, mod in sys.modules.items() if mod is not None and m.split(
 """
 
 
+@pytest.mark.slow
 def test_server_query_paths_import_no_torch(project):
     folder, _ = project
     result = subprocess.run(

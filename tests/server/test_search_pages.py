@@ -102,6 +102,22 @@ def test_unknown_images_get_a_helpful_404_page(client, image_id):
     assert similar.status_code == 404 and "Please check your search" in similar.text
 
 
+def test_a_result_count_outside_the_list_shows_as_chosen(client):
+    html = client.get("/search", params={"q": "a noisy photo", "k": "8"}).text
+    assert len(results_of(html)) == 8
+    chosen = re.findall(r'<option value="(\d+)" selected>', html)
+    assert chosen == ["8"]  # not the list's first entry (5), which a browser shows when none is selected
+
+
+def test_the_api_docs_page_works_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert client.get(f"/vendor/swagger-ui/{asset}").status_code == 200
+    assert client.get("/redoc").status_code == 404  # ReDoc only came from a CDN
+
+
 def test_htmx_is_served_from_the_npm_package(client):
     response = client.get("/vendor/htmx/htmx.min.js")
     assert response.status_code == 200 and "htmx" in response.text[:2000]

@@ -8,175 +8,30 @@ address has a votes-per-minute limit (429 with Retry-After); repeating one's lat
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_core import PydanticCustomError
 
 from server.api.deps import get_experiment, get_features, get_feedback, get_pool, get_served, get_vote_limits
 from server.api.errors import ApiError
-from server.api.routes.search import clean_query
-from server.api.schemas import VoteRecorded, error_responses
+from server.api.responses import error_responses
+from server.api.vote_body import REQUEST_BODY, read_vote, unprocessable
 from server.core.session import session_of
+from server.schemas import ABState, FeedbackStats, VoteRecorded, VoteSummary
 from server.services.experiment import Experiment
 from server.services.features import FeatureReader
 from server.services.feedback import FeedbackStore, FeedbackUnavailableError
 from server.services.model_pool import ModelPool, UnknownModelError
 from server.services.rate_limit import Limiter
 from server.services.served import ServedCounter
-from server.services.uploads import IMAGE_ID
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/feedback", tags=["feedback"])
-
-MAX_BODY = 16 * 1024
-MAX_FORM_FIELDS = 32
-MODEL_VERSION = re.compile(r"[A-Za-z0-9._-]{1,64}")
-VOTES: dict[Any, int] = {1: 1, -1: -1, "1": 1, "+1": 1, "-1": -1, "up": 1, "down": -1}
-JSON_TYPE = "application/json"
-FORM_TYPE = "application/x-www-form-urlencoded"
-
-
-def _invalid(message: str) -> PydanticCustomError:
-    return PydanticCustomError("invalid_value", message)
-
-
-class FeedbackIn(BaseModel):
-    """One vote. Exactly one of ``query`` / ``query_image_id`` names the search it judges."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    image_id: str = Field(description="The result voted on: 32 hexadecimal characters")
-    vote: int = Field(description='1 or -1 (also "up" / "down")')
-    query: str | None = Field(default=None, description="The words searched for, 1–500 characters")
-    query_image_id: str | None = Field(default=None, description="The image searched with (32 hex)")
-    model_version: str = Field(description="The registered model version (a number) that answered")
-    rank: int | None = Field(default=None, ge=1, le=100, description="Position of the result, 1–100")
-
-    @field_validator("image_id", "query_image_id", mode="before")
-    @classmethod
-    def _image_id(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        value = value.strip().lower()
-        if not IMAGE_ID.fullmatch(value):
-            raise _invalid("must be 32 hexadecimal characters")
-        return value
-
-    @field_validator("vote", mode="before")
-    @classmethod
-    def _vote(cls, value: Any) -> int:
-        if isinstance(value, str):
-            value = value.strip().lower()
-        if isinstance(value, bool) or not isinstance(value, int | str) or value not in VOTES:
-            raise _invalid('must be 1 or -1 ("up" or "down")')
-        return VOTES[value]
-
-    @field_validator("query", mode="before")
-    @classmethod
-    def _query(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            return clean_query(value)  # the search route's own cleaning: same text as was searched
-        except ApiError as exc:
-            raise _invalid(exc.message.removeprefix("q: ")) from None
-
-    @field_validator("model_version")
-    @classmethod
-    def _model_version(cls, value: str) -> str:
-        if not MODEL_VERSION.fullmatch(value):
-            raise _invalid("must be 1–64 letters, digits, '.', '_' or '-'")
-        return value
-
-    @field_validator("rank", mode="before")
-    @classmethod
-    def _rank(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise _invalid("must be a whole number from 1 to 100")
-        return value
-
-
-def _unprocessable(problems: list[dict[str, str]]) -> ApiError:
-    message = "; ".join(f"{p['field'] or 'request'}: {p['problem']}" for p in problems)
-    return ApiError(422, "invalid_request", message, problems=problems)
-
-
-def _too_large() -> ApiError:
-    return ApiError(413, "body_too_large", f"the request body is larger than {MAX_BODY // 1024} KB")
-
-
-async def _read_body(request: Request) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed ``MAX_BODY`` (declared or streamed)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise ApiError(400, "bad_request", "the Content-Length header is not a number")
-        if int(declared) > MAX_BODY:
-            raise _too_large()
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise _too_large()
-    return bytes(body)
-
-
-def _parse_json(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise _unprocessable([{"field": "", "problem": "the body is not valid JSON"}]) from None
-    if not isinstance(data, dict):
-        raise _unprocessable([{"field": "", "problem": "the body must be a JSON object"}])
-    return data
-
-
-def _parse_form(body: bytes) -> dict[str, Any]:
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
-    except ValueError:  # not UTF-8, or too many fields
-        raise _unprocessable([{"field": "", "problem": "the form could not be read"}]) from None
-    data: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in data:
-            raise _unprocessable([{"field": name, "problem": "given more than once"}])
-        data[name] = value
-    for optional in ("query", "query_image_id", "rank"):  # a form sends empty inputs as ""
-        if data.get(optional) == "":
-            data[optional] = None
-    return data
-
-
-def _validate(data: dict[str, Any]) -> FeedbackIn:
-    try:
-        vote = FeedbackIn.model_validate(data)
-    except ValidationError as exc:
-        raise _unprocessable(
-            [
-                {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-        ) from None
-    if (vote.query is None) == (vote.query_image_id is None):
-        raise _unprocessable(
-            [
-                {
-                    "field": "query",
-                    "problem": "send exactly one of query (the words searched for) "
-                    "or query_image_id (the image searched with)",
-                }
-            ]
-        )
-    return vote
 
 
 def safe_return_to(value: str | None) -> str:
@@ -187,24 +42,6 @@ def safe_return_to(value: str | None) -> str:
         return "/"
     parts = urlsplit(value)
     return value if not parts.scheme and not parts.netloc else "/"
-
-
-REQUEST_BODY = {
-    "required": True,
-    "content": {
-        JSON_TYPE: {"schema": FeedbackIn.model_json_schema()},
-        FORM_TYPE: {
-            "schema": {
-                **FeedbackIn.model_json_schema(),
-                "title": "FeedbackForm",
-                "properties": {
-                    **FeedbackIn.model_json_schema()["properties"],
-                    "return_to": {"type": "string", "description": "Same-site path to go back to (303)"},
-                },
-            }
-        },
-    },
-}
 
 
 @router.post(
@@ -233,14 +70,7 @@ async def post_feedback(
     pool: Annotated[ModelPool, Depends(get_pool)],
     limits: Annotated[tuple[Limiter, Limiter], Depends(get_vote_limits)],
 ) -> Response:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type not in (JSON_TYPE, FORM_TYPE):
-        raise ApiError(415, "unsupported_media_type", f"send {JSON_TYPE} or an HTML form ({FORM_TYPE})")
-    body = await _read_body(request)
-    is_form = media_type == FORM_TYPE
-    data = _parse_form(body) if is_form else _parse_json(body)
-    return_to = data.pop("return_to", None) if is_form else None
-    vote = _validate(data)
+    vote, is_form, return_to = await read_vote(request)
     session = session_of(request)
     await run_in_threadpool(_rate_limit, limits, session, request.client.host if request.client else "unknown")
     await run_in_threadpool(_check_model_version, pool, vote.model_version)
@@ -262,9 +92,8 @@ async def post_feedback(
         raise ApiError(503, "feedback_unavailable", exc.public_message) from None
     if is_form:
         return RedirectResponse(safe_return_to(return_to), status_code=303)
-    if recorded.duplicate:
-        return JSONResponse({"id": recorded.id, "recorded": False, "duplicate": True}, status_code=200)
-    return JSONResponse({"id": recorded.id, "recorded": True}, status_code=201)
+    answer = VoteRecorded(id=recorded.id, recorded=not recorded.duplicate, duplicate=recorded.duplicate)
+    return JSONResponse(answer.model_dump(), status_code=200 if recorded.duplicate else 201)
 
 
 def _rate_limit(limits: tuple[Limiter, Limiter], session: str, client: str) -> None:
@@ -286,7 +115,7 @@ def _check_model_version(pool: ModelPool, model_version: str) -> None:
     except UnknownModelError:
         raise ApiError(404, "unknown_model", f"there is no model version {model_version}") from None
     if resolved != model_version:
-        raise _unprocessable(
+        raise unprocessable(
             [{"field": "model_version", "problem": f"give the version number ({resolved}), not an alias"}]
         )
 
@@ -302,39 +131,39 @@ def stats(
     store: Annotated[FeedbackStore, Depends(get_feedback)],
     served: Annotated[ServedCounter, Depends(get_served)],
     experiment: Annotated[Experiment, Depends(get_experiment)],
-) -> dict[str, Any]:
+) -> FeedbackStats:
     served.flush()  # the counts gathered since the last periodic write belong in this answer
     try:
         versions, total = store.stats(), store.summary()
     except FeedbackUnavailableError as exc:
         logger.error("feedback stats unavailable: %s", exc)
         raise ApiError(503, "feedback_unavailable", exc.public_message) from None
-    return {"versions": versions, "total": total, "ab": _ab_state(request, experiment)}
+    return FeedbackStats(versions=versions, total=total, ab=_ab_state(request, experiment))
 
 
-def _ab_state(request: Request, experiment: Experiment) -> dict[str, Any]:
+def _ab_state(request: Request, experiment: Experiment) -> ABState:
     """Which versions are compared right now and on what share of sessions (versions null when unknown)."""
-    state: dict[str, Any] = {
-        "candidate_share": experiment.share,
-        "candidate_alias": experiment.candidate_alias,
-        "control": None,
-        "candidate": None,
-        "running": False,
-    }
+    state = ABState(
+        candidate_share=experiment.share,
+        candidate_alias=experiment.candidate_alias,
+        control=None,
+        candidate=None,
+        running=False,
+    )
     pool = request.app.state.services.pool()
     if pool is not None:
         try:
             arms = experiment.arms(pool)
         except Exception:  # noqa: BLE001 - the registry being unreachable must not hide the vote counts
             return state
-        state |= {"control": arms.control, "candidate": arms.candidate, "running": arms.candidate is not None}
+        state.control, state.candidate, state.running = arms.control, arms.candidate, arms.candidate is not None
     return state
 
 
 @router.get("/summary", summary="How many votes were recorded, up and down", responses=error_responses(503))
-def summary(store: Annotated[FeedbackStore, Depends(get_feedback)]) -> dict[str, int]:
+def summary(store: Annotated[FeedbackStore, Depends(get_feedback)]) -> VoteSummary:
     try:
-        return store.summary()
+        return VoteSummary(**store.summary())
     except FeedbackUnavailableError as exc:
         logger.error("feedback summary unavailable: %s", exc)
         raise ApiError(503, "feedback_unavailable", exc.public_message) from None

@@ -8,7 +8,7 @@ and what to do. Nothing here caches a failure: each call re-checks, so repairs s
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from server.api.schemas import Ready
+from server.schemas import Ready
 from server.services.features import FeatureStoreUnavailableError
 from server.services.model_pool import ModelLoadError, UnknownModelError
 
@@ -57,8 +57,5 @@ def _check(request: Request) -> tuple[list[str], list[str]]:
 )
 def readyz(request: Request) -> JSONResponse:
     problems, warnings = _check(request)
-    ready = not problems
-    body: dict = {"ready": ready, "problems": problems}
-    if warnings:
-        body["warnings"] = warnings
-    return JSONResponse(body, status_code=200 if ready else 503)
+    answer = Ready(ready=not problems, problems=problems, warnings=warnings)
+    return JSONResponse(answer.model_dump(exclude_defaults=True), status_code=200 if answer.ready else 503)

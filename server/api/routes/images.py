@@ -9,8 +9,9 @@ from fastapi.responses import Response
 
 from server.api.deps import get_features, get_settings
 from server.api.errors import ApiError
-from server.api.schemas import ImageDescription, binary_response, error_responses
+from server.api.responses import binary_response, error_responses
 from server.core.config import Settings
+from server.schemas import ImageDescription
 from server.services.features import FeatureReader
 from server.services.originals import OriginalUnavailableError, read_original
 
@@ -67,11 +68,10 @@ def thumbnail(image_id: ImageId, features: Annotated[FeatureReader, Depends(get_
 @router.get(
     "/{image_id}/description",
     summary="Alt text, long description and metadata",
-    response_model=None,
-    responses={200: {"model": ImageDescription}, **ERRORS},
+    responses=ERRORS,
 )
-def description(image_id: ImageId, features: Annotated[FeatureReader, Depends(get_features)]) -> dict:
+def description(image_id: ImageId, features: Annotated[FeatureReader, Depends(get_features)]) -> ImageDescription:
     record = features.records([image_id])[0]
     if record is None:
         raise ApiError(404, "unknown_image", f"there is no image {image_id}")
-    return {"image_id": image_id, "description": record.description, "metadata": record.metadata}
+    return ImageDescription(image_id=image_id, description=record.description, metadata=record.metadata)

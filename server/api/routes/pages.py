@@ -17,14 +17,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from server.api.deps import get_collection, get_settings, get_templates
-from server.api.errors import ApiError
-from server.api.routes.search import answered, clean_query
+from server.api.routes.search import answered
 from server.core.config import Settings
 from server.core.session import session_of
+from server.schemas import SearchAnswer
 from server.services.collection import CollectionSummary
 from server.services.experiment import Routed
 from server.services.model_pool import ModelLoadError, ModelPool, UnknownModelError
-from server.services.search import search_image, search_similar, search_text
+from server.services.search import QueryError, clean_query, search_image, search_similar, search_text
 from server.services.uploads import IMAGE_ID, UploadError, query_image
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -107,7 +107,7 @@ def _page(
     )
     choices = [] if fragment else _model_choices(pool, settings.default_model)  # the fragment has no selector
     context |= {
-        "k_choices": K_CHOICES,
+        "k_choices": sorted({*K_CHOICES, form.k}),  # a k asked for in the URL (e.g. 8) shows as chosen
         "model_choices": choices,
         "known_versions": _known_versions(request, pool, [c["value"] for c in choices]) if not fragment else {},
         "return_to": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
@@ -117,11 +117,11 @@ def _page(
         request, "_results.html" if fragment else template, context, status_code=status
     )
     response.headers["Vary"] = "HX-Request"
-    answer = context.get("answer")
+    answer: SearchAnswer | None = context.get("answer")
     if answer:
         response.headers["X-Glimpse-Model"] = form.model or settings.default_model
-        response.headers["X-Glimpse-Model-Version"] = answer["model"]["version"]
-        response.headers["X-Glimpse-Index-Version"] = answer["model"]["index_version"]
+        response.headers["X-Glimpse-Model-Version"] = answer.model.version
+        response.headers["X-Glimpse-Index-Version"] = answer.model.index_version
     return response
 
 
@@ -156,7 +156,7 @@ def _model_or_error(request: Request, settings: Settings, form: SearchForm) -> R
     return None
 
 
-def _answered(request: Request, answer: dict[str, Any], routed: Routed, *, votable: bool = True) -> dict[str, Any]:
+def _answered(request: Request, answer: SearchAnswer, routed: Routed, *, votable: bool = True) -> SearchAnswer:
     return answered(answer, routed, request.app.state.served, votable=votable)
 
 
@@ -184,10 +184,8 @@ def search_page(
     form.k = _parse_k(k, form)
     try:
         form.q = clean_query(q)
-    except ApiError as exc:
-        form.errors["q"] = (
-            "Type a few words to search for." if "empty" in exc.message else exc.message.split(": ", 1)[1]
-        )
+    except QueryError as exc:
+        form.errors["q"] = "Type a few words to search for." if exc.reason == "empty" else str(exc)
     answer = None
     if not form.errors:
         routed = _model_or_error(request, settings, form)
@@ -246,7 +244,7 @@ def similar_page(
         try:
             features = _features(request)
             answer = _answered(request, search_similar(settings, routed.model, features, image_id, form.k), routed)
-            source = features.records([answer["query_image_id"]])[0]
+            source = features.records([answer.query_image_id])[0]
         except UploadError as exc:
             form.errors["image"] = _upload_message(exc)
     status = 404 if "image" in form.errors else 422 if form.errors.keys() & {"k", "model"} else 200

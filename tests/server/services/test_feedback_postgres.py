@@ -10,7 +10,7 @@ import pytest
 from pipeline.pipelines.feedback.nodes import read_votes
 from server.services.feedback import FeedbackStore, FeedbackUnavailableError
 from server.services.feedback_postgres import PostgresFeedbackStore, redacted
-from tests.fixtures.server_process import free_port
+from tools.processes import free_port
 
 QUERY_IMAGE_ID = "ab" * 16
 

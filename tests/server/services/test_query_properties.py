@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.api.errors import ApiError
-from server.api.routes.search import MAX_QUERY, clean_query
+from server.services.search import MAX_QUERY, QueryError, clean_query
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1
 texts = st.text(alphabet=st.characters(codec=None, exclude_categories=("Cs",)), max_size=700)
@@ -17,13 +16,16 @@ texts = st.text(alphabet=st.characters(codec=None, exclude_categories=("Cs",)), 
 
 @settings(max_examples=400, deadline=None)
 @given(texts)
-def test_the_normaliser_answers_a_clean_query_or_a_422_and_nothing_else(raw):
+def test_the_normaliser_answers_a_clean_query_or_a_query_error_and_nothing_else(raw):
     try:
         query = clean_query(raw)
-    except ApiError as exc:
-        assert exc.status == 422 and exc.code == "invalid_request"
-        # refused only when there is nothing to search for, too much of it, or bytes that were not UTF-8
-        assert len(raw) > MAX_QUERY or all(c.isspace() or CONTROL.match(c) for c in raw) or "\ufffd" in raw
+    except QueryError as exc:
+        # refused only when there is nothing to search for, too much of it, or bytes that were not UTF-8 —
+        # and the reason says which (the page words its message by it)
+        blank = all(c.isspace() or CONTROL.match(c) for c in raw)
+        expected = "not_text" if "\ufffd" in raw else "empty" if blank else "too_long"
+        assert exc.reason == expected
+        assert len(raw) > MAX_QUERY or blank or "\ufffd" in raw
         return
     assert 1 <= len(query) <= MAX_QUERY
     assert not CONTROL.search(query)
@@ -39,7 +41,7 @@ def test_the_normaliser_answers_a_clean_query_or_a_422_and_nothing_else(raw):
 def test_whitespace_and_control_characters_around_words_do_not_change_the_query(words, padding):
     try:
         expected = clean_query(words)
-    except ApiError:
+    except QueryError:
         return
     pad = "".join(padding)
     assert clean_query(pad + words + pad) == expected
@@ -47,5 +49,5 @@ def test_whitespace_and_control_characters_around_words_do_not_change_the_query(
 
 @pytest.mark.parametrize("raw", ["", " ", "\x00\x01", "\t\n", "\x85\x9f", "caf\ufffd", "a" * (MAX_QUERY + 1)])
 def test_examples_that_must_be_refused(raw):
-    with pytest.raises(ApiError):
+    with pytest.raises(QueryError):
         clean_query(raw)

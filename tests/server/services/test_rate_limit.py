@@ -101,7 +101,7 @@ def test_an_unusable_file_lets_votes_through_and_logs(tmp_path, caplog):
 
 
 def test_an_unreachable_redis_lets_votes_through_and_logs(caplog):
-    from tests.fixtures.server_process import free_port
+    from tools.processes import free_port
 
     limiter = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", "session", 1, 60.0, timeout_s=0.5)
     assert [limiter.check("a") for _ in range(3)] == [0, 0, 0]
