@@ -4,7 +4,7 @@ Prints text→image and image→text Recall@1/5/10 on coco-mini (gallery: 80 cap
 each setting, with the random-vector floor, and image→image precision on Tux Paint stamp folders for the
 ConSE space against the classifier's own pooled features.
 
-Run: .venv/bin/python bench/conse_sweep.py [--coco ../shared/data/coco-mini] [--stamps data/01_raw/demo]
+Run: .venv/bin/python bench/conse_sweep.py [--coco DIR (default $GLIMPSE_COCO)] [--stamps data/01_raw/demo]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 
 from models.encoders.base import l2_normalise
 from models.encoders.conse import ConSEConfig, ConSEEncoder
-from models.evaluation import image_to_text_recall, load_coco_captions, text_to_image_recall
+from models.evaluation import coco_root, image_to_text_recall, load_coco_captions, text_to_image_recall
 
 PROMPT_SETS = {
     "photo": ("a photo of a {}.",),
@@ -41,7 +41,7 @@ def conse_from_logits(logits: np.ndarray, class_emb: np.ndarray, top_t: int) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--coco", type=Path, default=Path("../shared/data/coco-mini"))
+    parser.add_argument("--coco", type=Path, default=coco_root(), help="default: $GLIMPSE_COCO or ../shared")
     parser.add_argument("--stamps", type=Path, default=Path("data/01_raw/demo/tuxpaint-stamps"))
     parser.add_argument("--variants", default="0,1,2")
     parser.add_argument("--tops", default="1,3,5,10,20,50,1000")

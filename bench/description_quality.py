@@ -27,27 +27,25 @@ import argparse
 import io
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from accessibility.describer import Describer, Facts, load_reduced
+from accessibility.labels import Label, speakable
+from accessibility.objects import mentioned, named_in, spoken
+from accessibility.wording import HEDGES
+from accessibility.wordnet import WordNet, default_wordnet
+from models.batch import top_k
+from models.detectors.centernet import COCO_CLASSES, CenterNetDetector
+from models.evaluation import coco_root, load_coco_captions
+from models.runtime import OnnxImageEncoder, OnnxTextEncoder
+from pipeline.pipelines.see.nodes import on_white
+from pipeline.source_notes import read_source_notes
 
-from accessibility.describer import Describer, Facts, load_reduced  # noqa: E402
-from accessibility.labels import Label, speakable  # noqa: E402
-from accessibility.objects import mentioned, named_in, spoken  # noqa: E402
-from accessibility.wording import HEDGES  # noqa: E402
-from accessibility.wordnet import WordNet, default_wordnet  # noqa: E402
-from models.batch import top_k  # noqa: E402
-from models.detectors.centernet import COCO_CLASSES, CenterNetDetector  # noqa: E402
-from models.evaluation import load_coco_captions  # noqa: E402
-from models.runtime import OnnxImageEncoder, OnnxTextEncoder  # noqa: E402
-from pipeline.pipelines.see.nodes import on_white  # noqa: E402
-from pipeline.source_notes import read_source_notes  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BANDS = [*(lowest for lowest, _ in HEDGES), 0.0]
 
@@ -198,7 +196,7 @@ def score(described: list[dict], wordnet: WordNet, text: OnnxTextEncoder, seed: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", type=Path, default=None, help="model bundle folder (default: the pipeline's)")
-    parser.add_argument("--coco", type=Path, default=ROOT.parent / "shared" / "data" / "coco-mini")
+    parser.add_argument("--coco", type=Path, default=coco_root(), help="default: $GLIMPSE_COCO or ../shared")
     parser.add_argument("--manifest", type=Path, default=ROOT / "data" / "01_raw" / "demo" / "manifest.csv")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--no-detector", action="store_true", help="describe from the classifier alone (before)")

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from models.evaluation import coco_root
+
 SHORT = "a red car"
 LONG = (
     "an old wooden fishing boat pulled up on a pebble beach beside a harbour wall, with gulls overhead, "
@@ -155,7 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", action="append", help="encoder spec (repeatable); default: the offline default")
     parser.add_argument("--bundle-root", type=Path, default=Path("models/onnx"))
-    parser.add_argument("--coco", type=Path, default=Path("../shared/data/coco-mini"))
+    parser.add_argument("--coco", type=Path, default=coco_root(), help="default: $GLIMPSE_COCO or ../shared")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     from models.encoders import DEFAULT_SPEC

@@ -31,9 +31,8 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import local_server
-from simulate_users import COCO, coco_queries, play
+from bench.simulate_users import COCO, coco_queries, play
+from tools.processes import ServerProcess, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 KS = (1, 5, 10)
@@ -50,17 +49,20 @@ def kedro(project: Path, params: dict[str, str], pipelines: str | None = None) -
     return time.perf_counter() - started
 
 
-def serve(project: Path, feedback_db: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    return local_server.start(
-        {
-            "GLIMPSE_PROJECT_ROOT": str(project),
+def serve(project: Path, feedback_db: Path, **env: str) -> ServerProcess:
+    """The app serving the scratch project with its own vote log, once it is ready (its log in project/logs)."""
+    return start_server(
+        project / "logs" / f"server-{feedback_db.stem}.log",
+        project=project,
+        ready_timeout_s=120,
+        env={
             "GLIMPSE_COLLECTION_ROOT": str(COCO),
             "GLIMPSE_FEEDBACK_DB": str(feedback_db),
             "GLIMPSE_ALIAS_REFRESH_S": "0",
             # Every simulated user comes from 127.0.0.1: the per-address limit would throttle the whole crowd.
             "GLIMPSE_FEEDBACK_VOTES_PER_MINUTE_PER_CLIENT": "100000",
         }
-        | env
+        | env,
     )
 
 
@@ -72,14 +74,14 @@ def ab_test(project: Path, held_out: list[tuple[str, str]], candidate: str, pass
     registry = Registry(f"sqlite:///{project}/data/mlflow/mlflow.db", project / "data/mlflow/artifacts")
     registry.set_alias(PRODUCTION, "1")
     registry.set_alias(CANDIDATE, candidate)
-    server, base = serve(project, project / "data/feedback/ab.db", GLIMPSE_AB_CANDIDATE_SHARE="0.5")
+    server = serve(project, project / "data/feedback/ab.db", GLIMPSE_AB_CANDIDATE_SHARE="0.5")
+    base = server.base_url
     try:
         for n in range(passes):
             play(lambda: httpx.Client(base_url=base, timeout=30), held_out, users=users, model=None, seed=100 + n)
         return httpx.get(base + "/api/feedback/stats", timeout=30).json()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop(grace_s=30)
 
 
 def recall(base: str, queries: list[tuple[str, str]], version: str) -> dict[str, float]:
@@ -105,7 +107,7 @@ def main() -> None:
     parser.add_argument("--ab-passes", type=int, default=5, help="rounds of new users over the held-out captions")
     args = parser.parse_args()
     if not (COCO / "captions_train2017.json").exists():
-        sys.exit(f"{COCO} is missing (../shared/data/coco-mini)")
+        sys.exit(f"{COCO} is missing (coco-mini: set GLIMPSE_COCO)")
     project = args.workdir or Path(tempfile.mkdtemp(prefix="glimpse-feedback-loop-"))
     project.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
@@ -126,7 +128,8 @@ def main() -> None:
     }
     outcomes, registrations = {}, {}
     for name, arm in arms.items():
-        server, base = serve(project, arm["db"])
+        server = serve(project, arm["db"])
+        base = server.base_url
         try:
             started = time.perf_counter()
             outcome = play(
@@ -140,8 +143,7 @@ def main() -> None:
             seconds[f"play {name}"] = time.perf_counter() - started
             outcomes[name] = outcome.as_dict()
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop(grace_s=30)
         tune_params = base_params | {
             "feedback.feedback_db": str(arm["db"]),
             "feedback.store_root": arm["store"],
@@ -152,7 +154,8 @@ def main() -> None:
         registrations[name] = json.loads((project / "data/06_models/tune_registration.json").read_text())
         (project / "data/08_reporting/tune.json").rename(project / f"data/08_reporting/tune-{name}.json")
 
-    server, base = serve(project, project / "data/feedback/measure.db")
+    server = serve(project, project / "data/feedback/measure.db")
+    base = server.base_url
     try:
         versions = {"1 (base)": "1"}
         for name, reg in registrations.items():
@@ -161,8 +164,7 @@ def main() -> None:
         table = {label: recall(base, held_out, version) for label, version in versions.items()}
         production = httpx.get(base + "/api/models", timeout=30).json()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop(grace_s=30)
 
     print(f"## Feedback loop on coco-mini ({len(played)} played queries, {len(held_out)} held-out captions)\n")
     print("| version | held-out R@1 | R@5 | R@10 | promoted | why |\n|---|---|---|---|---|---|")

@@ -48,10 +48,11 @@ from typing import Any
 import faiss
 import numpy as np
 
+from models.evaluation import coco_root
 from models.index import IndexPolicy, VectorIndex
 
 ROOT = Path(__file__).resolve().parents[1]
-COCO = ROOT.parent / "shared" / "data" / "coco-mini"
+COCO = coco_root()
 K = 10
 BANDWIDTH = 0.5
 KINDS = ("flat", "hnsw", "ivfpq")
@@ -443,7 +444,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000", help="comma-separated vector counts, e.g. 100000,1000000")
     parser.add_argument(
-        "--queries", type=int, default=400, help="text queries and image-like samples each (README: 400)"
+        "--queries", type=int, default=400, help="text queries and image-like samples each (docs/search-api.md: 400)"
     )
     parser.add_argument("--skip-kinds", default="", help=f"comma-separated, from {','.join(KINDS)}")
     parser.add_argument("--ef-search", default="64,256,512,1024")

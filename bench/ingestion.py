@@ -24,7 +24,6 @@ import argparse
 import io
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -32,16 +31,15 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from accessibility.describer import load_reduced
+from models.batch import embed_files
+from models.detectors.centernet import resolve_folder
+from models.evaluation import coco_root, load_coco_captions
+from models.runtime import OnnxImageEncoder
+from models.text_reader import DET_MODEL_FILE, int8_detector, packaged_model_dir
+from pipeline.pipelines.see.nodes import READ_SIDE, open_detector, open_reader, see_partition
 
-from accessibility.describer import load_reduced  # noqa: E402
-from models.batch import embed_files  # noqa: E402
-from models.detectors.centernet import resolve_folder  # noqa: E402
-from models.evaluation import load_coco_captions  # noqa: E402
-from models.runtime import OnnxImageEncoder  # noqa: E402
-from models.text_reader import DET_MODEL_FILE, int8_detector, packaged_model_dir  # noqa: E402
-from pipeline.pipelines.see.nodes import READ_SIDE, open_detector, open_reader, see_partition  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 THREADS = 2
 
@@ -91,7 +89,7 @@ def _timed(fn) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--coco", type=Path, default=ROOT.parent / "shared" / "data" / "coco-mini")
+    parser.add_argument("--coco", type=Path, default=coco_root(), help="default: $GLIMPSE_COCO or ../shared")
     parser.add_argument("--images", type=int, default=96)
     args = parser.parse_args()
     params = _see_params()

@@ -27,7 +27,6 @@ import argparse
 import io
 import json
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,21 +34,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from accessibility.describer import Describer, Facts, TextRead, load_reduced
+from accessibility.labels import Label
+from accessibility.objects import NUMBERS, objects_phrase, tally
+from accessibility.wordnet import default_wordnet
+from models.batch import top_k
+from models.detectors.centernet import CenterNetDetector
+from models.evaluation import coco_root, load_coco_captions, ranks_of_positives, recall_at
+from models.fusion import blend, fuse
+from models.lexical import LexicalIndex, objects_text
+from models.runtime import OnnxImageEncoder, OnnxTextEncoder
+from models.text_reader import TextReader
+from pipeline.pipelines.see.nodes import on_white
 
-from accessibility.describer import Describer, Facts, TextRead, load_reduced  # noqa: E402
-from accessibility.labels import Label  # noqa: E402
-from accessibility.objects import NUMBERS, objects_phrase, tally  # noqa: E402
-from accessibility.wordnet import default_wordnet  # noqa: E402
-from models.batch import top_k  # noqa: E402
-from models.detectors.centernet import CenterNetDetector  # noqa: E402
-from models.evaluation import load_coco_captions, ranks_of_positives, recall_at  # noqa: E402
-from models.fusion import blend, fuse  # noqa: E402
-from models.lexical import LexicalIndex, objects_text  # noqa: E402
-from models.runtime import OnnxImageEncoder, OnnxTextEncoder  # noqa: E402
-from models.text_reader import TextReader  # noqa: E402
-from pipeline.pipelines.see.nodes import on_white  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BLENDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5)
 FUSIONS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
@@ -213,7 +211,7 @@ def adapter_cross_validated(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--coco", type=Path, default=ROOT.parent / "shared" / "data" / "coco-mini")
+    parser.add_argument("--coco", type=Path, default=coco_root(), help="default: $GLIMPSE_COCO or ../shared")
     parser.add_argument("--bundle", type=Path, default=None)
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()

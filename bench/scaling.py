@@ -23,9 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+from models.evaluation import coco_root
+
 ROOT = Path(__file__).resolve().parents[1]
-COCO = ROOT.parent / "shared" / "data" / "coco-mini" / "train2017"
-sys.path.insert(0, str(ROOT))
+COCO = coco_root() / "train2017"
 
 BATCH = 32
 PARTITION = 64
@@ -46,7 +47,7 @@ def default_bundle() -> Path:
 def photo_paths(count: int) -> list[str]:
     photos = sorted(str(p) for p in COCO.glob("*.jpg"))
     if not photos:
-        sys.exit(f"no photos in {COCO} (../shared/data/coco-mini)")
+        sys.exit(f"no photos in {COCO} (coco-mini: set GLIMPSE_COCO)")
     return [photos[i % len(photos)] for i in range(count)]
 
 

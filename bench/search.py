@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from server.core.protocol import server_command
+from models.evaluation import coco_root
+from tools.processes import start_server
 
 SHORT_QUERIES = [
     "a red car",
@@ -43,7 +43,7 @@ SHORT_QUERIES = [
     "a rocket launch",
     "a bowl of soup",
 ]
-COCO = Path(os.environ.get("GLIMPSE_COCO", "../shared/data/coco-mini"))
+COCO = coco_root()
 
 
 def caption_queries(count: int = 200) -> list[str]:
@@ -137,12 +137,6 @@ def baseline_latency(rounds: int) -> tuple[str, str]:
     return percentiles(samples), f"{np.median(samples):.2f}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 LOAD_CLIENT = r"""
 import asyncio, json, sys, time
 import httpx
@@ -174,32 +168,13 @@ asyncio.run(main())
 @contextlib.contextmanager
 def served(workers: int = 1) -> Iterator[int]:
     """The server in its own process(es) on a free loopback port, until the block ends; yields the port."""
-    port = free_port()
-    env = os.environ | {"GLIMPSE_ONNX_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
-    server = subprocess.Popen(
-        [*server_command("127.0.0.1", port), "--log-level", "warning", "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        import httpx
-
-        for _ in range(60):
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30).status_code == 200:
-                break
-            time.sleep(1)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    env = {"GLIMPSE_ONNX_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
+    with tempfile.TemporaryDirectory(prefix="glimpse-bench-search-") as logs:
+        server = start_server(Path(logs) / "server.log", env=env, workers=workers, ready_timeout_s=180, cwd=Path.cwd())
+        try:
+            yield server.port
+        finally:
+            server.stop(grace_s=30)
 
 
 def path_latency(port: int, rounds: int) -> list[tuple[str, str]]:

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import httpx
 
-COCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-mini"
+from models.evaluation import coco_root
+
+COCO = coco_root()
 
 
 @dataclass

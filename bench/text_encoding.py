@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from pathlib import Path
@@ -25,10 +24,10 @@ import numpy as np
 import onnxruntime as ort
 
 from models.bundle import BundleManifest
-from models.evaluation import load_coco_captions, text_to_image_recall
+from models.evaluation import coco_root, load_coco_captions, text_to_image_recall
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder, make_session
 
-COCO = Path(os.environ.get("GLIMPSE_COCO", "../shared/data/coco-mini"))
+COCO = coco_root()
 
 
 def default_bundle() -> Path:

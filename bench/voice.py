@@ -24,14 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import local_server
+from tools.browser import CHROMIUM, launch
+from tools.processes import start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "client" / "static" / "models"
 ORT_DIST = ROOT / "client" / "node_modules" / "onnxruntime-web" / "dist"
 PHONEMIZER = ROOT / "client" / "node_modules" / "phonemizer" / "dist" / "phonemizer.js"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 SPEECH = {
     "2 s": "a black cat sleeping on the sofa",
     "5 s": "find pictures of the beach at sunset with children playing in the waves",
@@ -137,13 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    for need, hint in ((MODELS / "speech-manifest.json", "make setup"), (Path(CHROMIUM), "make setup (as root)")):
+    for need, hint in ((MODELS / "speech-manifest.json", "make setup"), (CHROMIUM, "make setup (as root)")):
         if not need.exists():
             sys.exit(f"{need} is missing: run {hint}")
     if not shutil.which("espeak-ng"):
         sys.exit("espeak-ng is missing: run make setup (as root)")
-
-    from playwright.sync_api import sync_playwright
 
     audio = {name: speech(text) for name, text in SPEECH.items()}
     print("## Download (bytes, fetched once, then cached by the browser)\n")
@@ -151,19 +148,17 @@ def main() -> None:
     for name, size in download_bytes():
         print(f"| {name} | {size / 1e6:.1f} |")
 
-    server, base = local_server.start()
+    logs = Path(tempfile.mkdtemp(prefix="glimpse-bench-voice-"))
+    server = start_server(logs / "server.log", ready_timeout_s=120)
+    base = server.base_url
     results = {}
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            try:
-                for threads in (1, 2):
-                    results[threads] = measure(browser, base, threads, args.rounds, audio)
-            finally:
-                browser.close()
+        with launch(logs) as browser:
+            for threads in (1, 2):
+                results[threads] = measure(browser, base, threads, args.rounds, audio)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop(grace_s=30)
+        shutil.rmtree(logs, ignore_errors=True)
 
     one, two = results[1], results[2]
     print(

@@ -18,22 +18,21 @@ serves that volume: /readyz is 200 and a text search answers with described resu
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from models.evaluation import coco_root
+from tools.processes import Child, free_port, spawn
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("server", "pipeline")
@@ -174,53 +173,6 @@ def build_all(engine: Engine, *, stand_in_bases: bool, ca: Path | None, torch_in
 # --- running commands inside the images ----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_status(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None
-
-
-@dataclass
-class Running:
-    name: str
-    proc: subprocess.Popen
-    log_path: Path
-
-    def tail(self, chars: int = 4000) -> str:
-        return (
-            f"{self.name} (exit {self.proc.poll()}), end of its log:\n"
-            + self.log_path.read_text(errors="replace")[-chars:]
-        )
-
-    def wait_until(self, ready, what: str, timeout_s: float = SERVICE_S) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not ready():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited before {what}\n{self.tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name}: no {what} within {timeout_s:.0f} s\n{self.tail()}")
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
-            if self.proc.poll() is not None:
-                return
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=wait_s)
-
-
 class Container:
     """A buildah working container of an image; each ``start`` runs one command in it, with the volume bound."""
 
@@ -228,22 +180,14 @@ class Container:
         self.engine, self.volume, self.logs = engine, volume, logs
         made = subprocess.run(engine.buildah("from", "--pull=never", image), capture_output=True, text=True, check=True)
         self.name = made.stdout.strip()
-        self.running: list[Running] = []
+        self.running: list[Child] = []
 
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Running:
+    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Child:
         flags = ["--isolation", "chroot", "--network", "host", "--volume", f"{self.volume}:/app/data"]
         for key, value in (env or {}).items():
             flags += ["--env", f"{key}={value}"]
-        log_path = self.logs / f"{name}.log"
-        with open(log_path, "wb") as out:
-            proc = subprocess.Popen(
-                self.engine.buildah("run", *flags, self.name, "--", *argv),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        running = Running(name, proc, log_path)
+        command = self.engine.buildah("run", *flags, self.name, "--", *argv)
+        running = spawn(command, self.logs / f"{name}.log", name=name)
         self.running.append(running)
         return running
 
@@ -256,7 +200,7 @@ class Container:
 
     def close(self) -> None:
         for running in self.running:
-            running.stop()
+            running.stop(grace_s=15)
         subprocess.run(self.engine.buildah("rm", self.name), capture_output=True, check=False)
 
 
@@ -311,28 +255,25 @@ def check(engine: Engine, photos: Path, count: int, workdir: Path) -> dict:
     try:
         started = time.monotonic()
         scheduler = pipeline.start("scheduler", [*localise(commands["scheduler"], ports), "--host", "127.0.0.1"])
-        scheduler.wait_until(
-            lambda: http_status(f"http://127.0.0.1:{ports['8787']}/health") == 200, "dashboard /health"
-        )
+        scheduler.wait_for_url(f"http://127.0.0.1:{ports['8787']}/health", timeout_s=SERVICE_S)
         scheduler_url = f"tcp://127.0.0.1:{ports['8786']}"
         worker_argv = [*localise(commands["worker"], ports), "--host", "127.0.0.1", "--dashboard-address", ":0"]
         worker = pipeline.start("worker", worker_argv, {"GLIMPSE_DASK_SCHEDULER": scheduler_url})
         mlflow = pipeline.start("mlflow", localise(commands["mlflow"], ports))
-        mlflow.wait_until(lambda: http_status(f"http://127.0.0.1:{ports['5000']}/") == 200, "UI page")
+        mlflow.wait_for_url(f"http://127.0.0.1:{ports['5000']}/", timeout_s=SERVICE_S)
         report["services_s"] = round(time.monotonic() - started, 1)
         log(f"scheduler, worker and MLflow UI answer ({report['services_s']} s); running the pipeline job")
         started = time.monotonic()
         job = pipeline.start("pipeline", commands["pipeline"], {"GLIMPSE_DASK_SCHEDULER": scheduler_url})
-        job.wait_until(lambda: job.proc.poll() is not None, "end of the pipeline job", timeout_s=1800)
-        if job.proc.returncode != 0 or worker.proc.poll() is not None:
-            raise RuntimeError(f"the pipeline job failed\n{job.tail()}\n{worker.tail()}")
+        if job.wait(1800) != 0 or worker.returncode is not None:
+            raise RuntimeError(f"the pipeline job failed or did not end in 30 min\n{job.explain()}\n{worker.explain()}")
         report["pipeline_s"] = round(time.monotonic() - started, 1)
         log(f"pipeline job done in {report['pipeline_s']} s; starting the server image")
         server = Container(engine, TAG.format(target="server"), volume, logs)
         started = time.monotonic()
         web = server.start("server", _server_command(ports["8000"]))
         base = f"http://127.0.0.1:{ports['8000']}"
-        web.wait_until(lambda: http_status(f"{base}/readyz") == 200, "/readyz 200")
+        web.wait_for_url(f"{base}/readyz", timeout_s=SERVICE_S)
         report["server_ready_s"] = round(time.monotonic() - started, 1)
         with urllib.request.urlopen(f"{base}/api/search?q=a+photo&k=3", timeout=30) as answer:
             results = json.load(answer)["results"]
@@ -377,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--torch-index-url", default=os.environ.get("TORCH_INDEX_URL", ""))
     parser.add_argument("--storage", type=Path, help="a private podman/buildah storage root")
-    parser.add_argument("--photos", type=Path, default=ROOT.parent / "shared/data/coco-mini/train2017")
+    parser.add_argument("--photos", type=Path, default=coco_root() / "train2017", help="default: coco-mini's")
     parser.add_argument("--count", type=int, default=8, help="photos the checked pipeline job runs over")
     parser.add_argument("--report", type=Path, help="also write the report here as JSON")
     args = parser.parse_args(argv)

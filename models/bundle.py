@@ -32,8 +32,8 @@ class TextSpec:
     max_length: int = 256
     pad_id: int = 0
     pad_to: int | None = None
-    # The int8 graph queries are encoded with (1.5-2× faster on one query, coco-mini recall unchanged: README
-    # "Speed"); None in bundles exported before it, whose queries use ``file``.
+    # The int8 graph queries are encoded with (1.5-2× faster on one query, coco-mini recall unchanged:
+    # docs/search-api.md, "Speed"); None in bundles exported before it, whose queries use ``file``.
     query_file: str | None = None
 
 

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+COCO_ENV = "GLIMPSE_COCO"
+
+
+def coco_root() -> Path:
+    """The coco-mini evaluation set: the folder named by the environment variable ``GLIMPSE_COCO`` when it is
+    set, else ``../shared/data/coco-mini`` beside the repository (where this workplace keeps it). Benches, tests,
+    deploy/images.py and the pipeline's ``evaluate.coco_root`` all ask here, so one variable moves them all. The
+    folder may be missing: callers skip what needs it."""
+    given = os.environ.get(COCO_ENV)
+    if given:
+        return Path(given).expanduser()
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-mini"
 
 
 def ranks_of_positives(scores: np.ndarray, positives: Sequence[set[int]], seed: int = 0) -> np.ndarray:
@@ -41,7 +55,7 @@ class CaptionedSet:
 
 
 def load_coco_captions(folder: Path) -> CaptionedSet:
-    """``../shared/data/coco-mini`` layout: train2017/, distractors/, captions_train2017.json."""
+    """The coco-mini layout (:func:`coco_root`): train2017/, distractors/, captions_train2017.json."""
     data = json.loads((folder / "captions_train2017.json").read_text())
     images = sorted(data["images"], key=lambda item: item["file_name"])
     index = {item["id"]: i for i, item in enumerate(images)}

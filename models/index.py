@@ -16,8 +16,6 @@ Folder layout::
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -25,10 +23,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from models.atomic import staged_folder
+
 
 @dataclass(frozen=True)
 class IndexPolicy:
-    """Which index for how many vectors; thresholds come from bench/indexes.py (README "Large indexes")."""
+    """Which index for how many vectors; thresholds come from bench/indexes.py (docs/search-api.md, "Large indexes")."""
 
     flat_max: int = 50_000  # exact: 384-d text index p99 ≈ 6.7 ms at 50k on one thread
     # Text queries lie off the image vectors, and HNSW finds fewer of their true neighbours as the collection
@@ -158,27 +158,13 @@ class VectorIndex:
             return None
 
     def save(self, folder: Path) -> None:
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
+        """Write the index folder atomically: the previous one stays until this one is complete."""
+        with staged_folder(Path(folder)) as staging:
             faiss.write_index(self.index, str(staging / "index.faiss"))
             np.save(staging / "ids.npy", self.ids)
             if self.exact is not None:
                 np.save(staging / RERANK_FILE, self.exact)
             (staging / "meta.json").write_text(json.dumps(asdict(self.meta), indent=2))
-            staging.chmod(0o755)
-            old = None
-            if folder.exists():
-                old = folder.with_name(f".{folder.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                folder.rename(old)
-            staging.rename(folder)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> VectorIndex:

@@ -8,14 +8,14 @@ SQLite file built by the pipeline next to the vector indexes and opened read-onl
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from models.atomic import atomic_path
 
 WORDS_FILE = "words.sqlite"  # beside a version's vector indexes: <index root>/<bundle version>/words.sqlite
 FIELDS = ("objects", "text", "description", "source")
@@ -79,11 +79,7 @@ class LexicalIndex:
         """Write the index for ``rows`` (dicts with image_id and the FIELDS) to ``path``, atomically;
         ``weight`` and ``exact_weight`` are the fusion weights the server uses with it."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-        os.close(descriptor)
-        temp = Path(name)
-        try:
+        with atomic_path(path) as temp:
             with sqlite3.connect(temp) as db:
                 columns = ", ".join(FIELDS)
                 db.execute(f"CREATE VIRTUAL TABLE docs USING fts5(image_id UNINDEXED, {columns}, tokenize='porter')")
@@ -96,9 +92,6 @@ class LexicalIndex:
                 db.execute("INSERT INTO meta VALUES ('weight', ?)", (str(float(weight)),))
                 db.execute("INSERT INTO meta VALUES ('exact_weight', ?)", (str(float(exact_weight)),))
             db.close()
-            temp.replace(path)
-        finally:
-            temp.unlink(missing_ok=True)
         return path
 
     def _db(self) -> sqlite3.Connection:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.atomic import staged_folder
 from models.bundle import FORMAT, BundleManifest, ImageSpec, content_version
 from models.encoders.base import Encoder
 
@@ -63,7 +63,7 @@ def export_onnx(
 
 def quantize_text(source: Path, target: Path) -> None:
     """The int8 query graph: weights quantised per output channel, activations at run time (dynamic).
-    Per-tensor int8 cost 2.5 points of coco-mini R@10; per channel costs none (README "Speed")."""
+    Per-tensor int8 cost 2.5 points of coco-mini R@10; per channel costs none (docs/search-api.md, "Speed")."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
@@ -78,10 +78,7 @@ def quantize_text(source: Path, target: Path) -> None:
 def export_bundle(encoder: Encoder, folder: Path, with_image: bool = True) -> BundleManifest:
     """Write text.onnx (+ image.onnx), tokenizer.json and manifest.json into ``folder`` atomically."""
     text_model, text_spec, tokenizer_file = encoder.text_export()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    staging.chmod(0o755)
-    try:
+    with staged_folder(Path(folder)) as staging:
         batch, seq = (
             torch.export.Dim("batch", min=1, max=4096),
             torch.export.Dim("seq", min=2, max=text_spec.max_length),
@@ -125,13 +122,7 @@ def export_bundle(encoder: Encoder, folder: Path, with_image: bool = True) -> Bu
             format=FORMAT,
         )
         manifest.save(staging)
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-        return manifest
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    return manifest
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from models.staging import staged_folder
+from models.atomic import staged_folder
 
 NAME = "PP-OCRv6-small-int8"
 BUILT = Path(__file__).resolve().parent / "onnx" / "text-reader" / NAME

@@ -20,11 +20,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from models.atomic import atomic_write, staged_folder
 
 logger = logging.getLogger("glimpse.demo_collection")
 
@@ -198,9 +199,8 @@ def fetch_deb(package: str, cache: Path) -> tuple[Path, str] | None:
     deb = debs[-1]
     version = deb.name.split("_")[1]
     target = cache / f"{package}_{version}.unpacked"
-    staging = Path(tempfile.mkdtemp(prefix=f".{package}.", dir=cache))
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(staging)], check=True)
-    staging.rename(target)
+    with staged_folder(target) as staging:
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(staging)], check=True)
     deb.unlink()
     return target, version
 
@@ -536,12 +536,10 @@ def build(
 
 
 def _write_manifest(dest: Path, items: list[Item]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=dest)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+    with atomic_write(dest / MANIFEST, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
         writer.writeheader()
         writer.writerows(asdict(item) for item in items)
-    os.replace(tmp, dest / MANIFEST)
 
 
 def main(argv: list[str] | None = None) -> int:

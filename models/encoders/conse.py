@@ -25,7 +25,7 @@ PROMPTS = ("a photo of a {}.",)
 
 @dataclass(frozen=True)
 class ConSEConfig:
-    """Defaults chosen with bench/conse_sweep.py on coco-mini (see README, "The model layer"): Lite1 beat
+    """Defaults chosen with bench/conse_sweep.py on coco-mini (see docs/models.md, "Quality"): Lite1 beat
     Lite0 by ~3 points of R@10 and Lite2 was no better but slower; T between 10 and 50 is flat, T=1 and
     T=1000 are worse; extra prompt templates changed nothing beyond noise."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset
 
-from .atomic import atomic_write
+from models.atomic import atomic_write
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset
 
-from .atomic import atomic_write
+from models.atomic import atomic_write
 
 logger = logging.getLogger(__name__)
 

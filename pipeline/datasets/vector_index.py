@@ -17,9 +17,8 @@ from typing import Any
 
 from kedro.io import AbstractDataset
 
+from models.atomic import atomic_write, remove_leftovers
 from models.index import VectorIndex
-
-from .atomic import atomic_write, remove_leftovers
 
 logger = logging.getLogger(__name__)
 

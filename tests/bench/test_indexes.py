@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pytest
 
+from bench import indexes
 from models.index import IndexPolicy
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import indexes
 
 
 @pytest.fixture

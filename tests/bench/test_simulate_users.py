@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.simulate_users import coco_queries, play
+from models.evaluation import coco_root
 from server.main import create_app
 from server.services.feedback import FeedbackStore
 from tests.fixtures.project import build_project
 from tests.server.conftest import settings_for
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from simulate_users import COCO, coco_queries, play
+COCO = coco_root()
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +50,7 @@ def test_random_voters_vote_both_ways_on_shown_results(app_and_ids):
     assert FeedbackStore(db).count() - before == outcome.up + outcome.down - outcome.duplicates
 
 
-@pytest.mark.skipif(not (COCO / "captions_train2017.json").exists(), reason="../shared/data/coco-mini is absent")
+@pytest.mark.skipif(not (COCO / "captions_train2017.json").exists(), reason=f"no coco-mini at {COCO} (GLIMPSE_COCO)")
 def test_coco_queries_pair_each_caption_with_its_photos_content_id():
     played, held_out = coco_queries(COCO, [0, 1, 2]), coco_queries(COCO, [3, 4])
     assert len(played) == 240 and len(held_out) == 160

@@ -3,17 +3,14 @@ a real uvicorn child, a second registered version, alias moves and a real `kedro
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import psutil
 import pytest
 
+from bench import soak
+from bench.soak_project import registry_for, second_version
+from bench.soak_report import render
 from models.registry import PRODUCTION
 from tests.fixtures.project import build_project
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import soak
 
 pytestmark = pytest.mark.slow
 
@@ -53,12 +50,12 @@ def test_three_phases_report_load_errors_memory_and_leave_no_process(tmp_path):
     verdict = report["verdict"]
     assert sum(verdict["hard_errors"].values()) == 0 and verdict["other_errors"] == 0
     assert verdict["alias_both_versions_answered"] and verdict["republish_failed"] == []
-    text = soak.render(report)
+    text = render(report)
     assert "| republish |" in text and "RSS flat within 5 %" in text and "verdict:" in text
 
     # Everything it started is gone, and production is back on the base version.
     assert report["server_exit"] is not None and not psutil.pid_exists(report["server_pid"])
     assert not any(psutil.pid_exists(r["pid"]) for r in runs)
-    assert soak.registry_for(project).get(PRODUCTION).version == base
+    assert registry_for(project).get(PRODUCTION).version == base
     # A second run finds the registered second version instead of registering another one.
-    assert soak.second_version(project) == (base, other)
+    assert second_version(project) == (base, other)

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
 from deploy import images
+from models.evaluation import coco_root
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco-mini" / "train2017"
+PHOTOS = coco_root() / "train2017"
 
 
 def _skip_reason() -> str | None:

@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 from tests.fixtures.project import prepare_project, run_pipeline
-from tests.fixtures.server_process import ServerProcess, start_server
+from tests.fixtures.server_process import start_server
 from tests.fixtures.services import Postgres, ServiceMissingError, mlflow_server, nginx_proxy, postgres_server
+from tools.processes import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -18,22 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import screenshot
+from tools.browser import CHROMIUM, launch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-# The launch recipe measured on these machines (../shared/FACTS.md, "Browser runtime"). Playwright refuses a
-# --user-data-dir argument: it gives every launch a fresh profile of its own (playwright_chromiumdev_profile-*)
-# in the driver's TMPDIR, which the `browser` fixture points at pytest's tmp folder.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 800}
 READY_TIMEOUT_S = 60.0
 ACTION_TIMEOUT_MS = 10_000
@@ -67,32 +54,8 @@ def browser(tmp_path_factory):
             pytest.skip(f"{reason}; install it (as root `make setup` does) to run the browser tests")
         pytest.fail(f"{reason}, although `make setup` installs it when run as root", pytrace=False)
 
-    from playwright.sync_api import sync_playwright
-
-    profile_tmp = tmp_path_factory.mktemp("chromium")
-    # The Playwright driver creates the browser's fresh profile under its TMPDIR: make that our tmp folder.
-    saved = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(profile_tmp)
-    try:
-        playwright = sync_playwright().start()
-    finally:
-        if saved is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = saved
-    try:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, chromium_sandbox=False, args=CHROMIUM_ARGS
-        )
-    except Exception:
-        playwright.stop()
-        raise
-    try:
+    with launch(tmp_path_factory.mktemp("chromium")) as browser:
         yield browser
-    finally:
-        with contextlib.suppress(Exception):
-            browser.close()
-        playwright.stop()
 
 
 # --- live server --------------------------------------------------------------------------------------------
@@ -101,13 +64,14 @@ def browser(tmp_path_factory):
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[str]:
     from tests.fixtures.project import build_project
-    from tests.fixtures.server_process import ServerFailedError, start_server
+    from tests.fixtures.server_process import start_server
+    from tools.processes import ChildFailedError
 
     folder = tmp_path_factory.mktemp("e2e-project")
     build_project(folder)
     try:
         server = start_server(folder, folder / "uvicorn.log", ready_timeout_s=READY_TIMEOUT_S)
-    except ServerFailedError as exc:
+    except ChildFailedError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
         yield server.base_url

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from accessibility.speech.transcribe import load_wav
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from tests.e2e.conftest import VIEWPORT
 from tests.e2e.helpers import (
     RECORD_ANNOUNCEMENTS,
     assert_no_console_errors,
@@ -25,6 +25,7 @@ from tests.e2e.helpers import (
     requests_to,
     run_axe,
 )
+from tools.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 

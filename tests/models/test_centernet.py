@@ -12,9 +12,10 @@ from PIL import Image
 
 from models.detectors import counts
 from models.detectors.centernet import COCO_CLASSES, CenterNetDetector, decode, nms, peaks
+from models.evaluation import coco_root
 
 DETECTOR = Path(__file__).resolve().parents[2] / "models/onnx/detectors/centernet-coco80"
-COCO = Path(__file__).resolve().parents[3] / "shared/data/coco-mini"
+COCO = coco_root()
 PERSON, DOG = COCO_CLASSES.index("person"), COCO_CLASSES.index("dog")
 
 
@@ -109,7 +110,7 @@ def test_the_card_records_source_licence_and_classes() -> None:
 
 
 @needs_model
-@pytest.mark.skipif(not COCO.exists(), reason="../shared/data/coco-mini is absent")
+@pytest.mark.skipif(not COCO.exists(), reason=f"no coco-mini at {COCO} (GLIMPSE_COCO)")
 def test_the_packaged_model_finds_a_skier_and_his_dog() -> None:
     detector = CenterNetDetector(DETECTOR, threads=2)
     photo = Image.open(COCO / "train2017/000000030752.jpg")  # "A man and his dog cross country skiing."

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from models.bundle import BundleManifest
+from models.evaluation import coco_root
 from models.onnx_export import compare
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder
-from tests.conftest import PROJECT_ROOT, SHARED_DATA
+from tests.conftest import PROJECT_ROOT
 from tests.fixtures.images import photo
 from tests.fixtures.texts import varied_texts
 
@@ -30,6 +31,7 @@ def test_tiny_clip_image_parity_and_dynamic_batch(tiny_clip, tiny_bundle):
         assert parity.holds(0.9999), parity
 
 
+@pytest.mark.slow
 def test_default_model_text_parity_on_200_strings(default_encoder, default_bundle):
     parity = compare(default_encoder.encode_texts(TEXTS), OnnxTextEncoder(default_bundle).encode_texts(TEXTS))
     assert parity.rows == 200 and parity.holds(0.9999), parity
@@ -43,8 +45,9 @@ def test_the_int8_query_graph_stays_close_to_full_precision(default_bundle):
     assert parity.min_cosine >= 0.97 and not parity.holds(0.9999), parity  # quantised, and close
 
 
+@pytest.mark.slow
 def test_default_model_image_parity_on_real_photos(default_encoder, default_bundle):
-    paths = sorted((SHARED_DATA / "coco-mini" / "train2017").glob("*.jpg"))[:16]
+    paths = sorted((coco_root() / "train2017").glob("*.jpg"))[:16]
     if not paths:
         pytest.skip("coco-mini not present")
     onnx = OnnxImageEncoder(default_bundle)
@@ -130,7 +133,7 @@ def test_bundle_export_is_atomic(tiny_clip, tmp_path, monkeypatch):
 
 
 def test_models_package_stays_independent():
-    """DESIGN.md: models imports nothing else of ours."""
+    """docs/architecture.md: models imports nothing else of ours."""
     offenders = []
     for path in (PROJECT_ROOT / "models").rglob("*.py"):
         text = path.read_text()

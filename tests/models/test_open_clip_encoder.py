@@ -67,6 +67,7 @@ def test_unknown_arch_and_tag(tmp_path):
         resolve_weights("ViT-B-32", "no_such_tag")
 
 
+@pytest.mark.slow
 def test_a_custom_architecture_is_registered_from_its_json_beside_the_weights(tiny_clip_spec):
     """A fresh process (a Dask worker, say) knows nothing of the test architecture until it reads TINY.json."""
     import subprocess

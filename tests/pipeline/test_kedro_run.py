@@ -9,7 +9,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.runner import ParallelRunner, SequentialRunner
 
-from tests.conftest import SHARED_DATA
+from models.evaluation import coco_root
 from tests.fixtures.images import encode, photo, truncated_jpeg, write
 
 
@@ -63,6 +63,7 @@ def test_root_is_overridable_at_run_time(scratch_project, tmp_path_factory):
     assert images["path"].tolist() == ["only.gif"]
 
 
+@pytest.mark.slow
 def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_path_factory, monkeypatch):
     """ingest → export_onnx → embed → evaluate → register, then a rerun that redoes nothing."""
     import json
@@ -72,7 +73,7 @@ def test_full_pipeline_with_a_tiny_model_is_incremental(scratch_project, tmp_pat
 
     weights = tiny_weights(tmp_path_factory.mktemp("tiny"))
     spec = f"open_clip:{TINY_ARCH}:{weights}"
-    coco = SHARED_DATA / "coco-mini"
+    coco = coco_root()
     params = {"model": {"spec": spec}, "evaluate": {"coco_root": str(coco)}}
 
     def run_all():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from kedro.pipeline import Node, Pipeline
 
 from pipeline.runners import DaskRunner, check_file_backed
 from tests.fixtures.project import copy_inputs, prepare_project, run_pipeline
+from tools.processes import Child, free_port, spawn
 
 BIN = Path(sys.executable).parent
 # Small partitions, so that ingest, embed and describe each cut the 10 photos into several pieces.
@@ -41,6 +41,7 @@ def test_outputs_kept_in_memory_are_refused():
         check_file_backed(pipeline, catalog)
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_fails_fast_and_says_where(tmp_path):
     from kedro_datasets.json import JSONDataset
 
@@ -56,6 +57,7 @@ def test_an_unreachable_scheduler_fails_fast_and_says_where(tmp_path):
     assert not (tmp_path / "out.json").exists()
 
 
+@pytest.mark.slow
 def test_a_local_cluster_runs_a_small_pipeline(tmp_path):
     from kedro_datasets.json import JSONDataset
 
@@ -101,6 +103,7 @@ def reference(tmp_path_factory):
     return folder, params, tables(folder)
 
 
+@pytest.mark.slow
 def test_a_local_cluster_run_gives_the_sequential_tables(reference, tmp_path):
     source, params, expected = reference
     copy_inputs(source, tmp_path)
@@ -127,6 +130,7 @@ def _node_with_partitions(count: int) -> list[str]:
     return [address for result in map_partitions(_where_am_i, parts, desc="test") for address in result]
 
 
+@pytest.mark.slow
 def test_partitions_spread_over_the_workers():
     """A node's partitions go to every worker, the node's own included (it gives its slot back while waiting)."""
     from distributed import Client, LocalCluster
@@ -141,12 +145,6 @@ def test_partitions_spread_over_the_workers():
     assert len(addresses) == 8 and set(addresses) == workers
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _params_arg(params: dict) -> str:
     flat = []
     for section, values in params.items():
@@ -155,6 +153,7 @@ def _params_arg(params: dict) -> str:
     return ",".join(flat)
 
 
+@pytest.mark.slow
 def test_a_scheduler_and_two_worker_processes_on_loopback_run_the_pipeline(reference, tmp_path):
     source, params, expected = reference
     project = tmp_path / "project"
@@ -164,11 +163,10 @@ def test_a_scheduler_and_two_worker_processes_on_loopback_run_the_pipeline(refer
     env = os.environ | {"KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
     logs = tmp_path / "logs"
     logs.mkdir()
-    processes: list[subprocess.Popen] = []
+    processes: list[Child] = []
 
-    def start(name: str, *args: str, cwd: Path = tmp_path) -> subprocess.Popen:
-        handle = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen([*args], cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    def start(name: str, *args: str, cwd: Path = tmp_path) -> Child:
+        process = spawn(args, logs / f"{name}.log", name=name, cwd=cwd, env=env)
         processes.append(process)
         return process
 
@@ -200,13 +198,8 @@ def test_a_scheduler_and_two_worker_processes_on_loopback_run_the_pipeline(refer
         counts = dict(re.findall(r"(ingest|embed|describe): (\d+) partitions on \d worker", log))
         assert counts == {"ingest": "4", "embed": "3", "describe": "4"}, log[-4000:]
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for process in reversed(processes):  # the workers, then their scheduler
+            process.stop(grace_s=20)
 
 
 def wait_for_workers(address: str, count: int, timeout_s: float) -> set[str]:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from models.atomic import remove_leftovers
 from models.bundle import FORMAT, BundleManifest
-from pipeline.datasets.atomic import remove_leftovers
 from pipeline.partitions import map_partitions, per_process, split, worker_threads
 
 if TYPE_CHECKING:

@@ -20,6 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from models.atomic import atomic_path
+
 logger = logging.getLogger(__name__)
 
 FEEDBACK_DIR = "feedback"
@@ -86,9 +88,8 @@ def write_partitions(votes: pd.DataFrame, folder: Path) -> list[str]:
         target = folder / f"date={day}"
         target.mkdir(parents=True, exist_ok=True)
         name = f"feedback-{int(part['feedback_id'].min())}-{int(part['feedback_id'].max())}.parquet"
-        tmp = target / f".{name}.tmp"
-        pq.write_table(pa.Table.from_pandas(part[SCHEMA.names], schema=SCHEMA, preserve_index=False), tmp)
-        tmp.replace(target / name)
+        with atomic_path(target / name) as tmp:
+            pq.write_table(pa.Table.from_pandas(part[SCHEMA.names], schema=SCHEMA, preserve_index=False), tmp)
         written.append(str((target / name).relative_to(folder.parent)))
     return written
 

@@ -193,7 +193,7 @@ def publish_features(
         )
     from feature_repo.definitions import definitions
     from feature_repo.store import offline_dir, open_store
-    from pipeline.datasets.atomic import atomic_write
+    from models.atomic import atomic_write
 
     started = time.perf_counter()
     now = datetime.now(UTC)

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from models.detectors.centernet import BUILT
+from models.evaluation import coco_root
 from pipeline.pipelines.see.nodes import see_images
 from tests.fixtures.images import encode, photo, write
 
-COCO = Path(__file__).resolve().parents[5] / "shared/data/coco-mini/train2017"
+COCO = coco_root() / "train2017"
 SKIER = COCO / "000000030752.jpg"  # "A man and his dog cross country skiing."
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 PARAMS = {
@@ -91,6 +91,7 @@ def test_objects_and_text_are_found_and_boxed_in_the_originals_pixels(collection
     assert "broken.jpg unreadable" in caplog.text
 
 
+@pytest.mark.slow
 def test_a_rerun_redoes_nothing_and_a_new_threshold_redoes_everything(collection, caplog):
     first = run(collection)
     with caplog.at_level(logging.INFO):
@@ -114,6 +115,7 @@ def test_a_missing_detector_says_how_to_build_it(collection, tmp_path):
         run(collection, params=params)
 
 
+@pytest.mark.slow
 def test_results_stay_with_their_pictures_across_batches(tmp_path, caplog):
     """Pictures are decoded a batch ahead of the models: the sign in the second batch, an unreadable file in
     the third, and plain photos elsewhere must come back in order, each with its own findings."""
