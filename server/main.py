@@ -18,6 +18,7 @@ from server.api import errors
 from server.api.routes import docs, feedback, health, images, models, pages, search
 from server.core import headers, limits, observability, session
 from server.core.config import Settings, get_settings
+from server.core.head import HeadAsGet
 from server.services.container import Services
 from server.services.experiment import Experiment
 from server.services.served import ServedCounter
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.served = ServedCounter(app.state.services.feedback)
     errors.install(app)
+    app.add_middleware(HeadAsGet)  # innermost: the other middleware, logs and metrics see the HEAD it was
     app.add_middleware(
         limits.RequestLimits,
         max_body_bytes=settings.max_request_bytes,

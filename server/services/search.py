@@ -19,7 +19,9 @@ from server.services.uploads import collection_image_id, original_image
 
 CANDIDATES = 200  # dense candidates a text query's word matches are fused with
 MAX_QUERY = 500
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")  # C0 and C1 control characters
+# C0 and C1 control characters, and the bidirectional formatting ones (embeddings, overrides, isolates and marks),
+# which would reorder the text around a query wherever it is shown
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 UNDECODABLE = "\ufffd"  # what the URL decoder puts in place of bytes that are not UTF-8
 
 

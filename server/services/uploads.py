@@ -23,7 +23,7 @@ class UploadError(ValueError):
 
 
 def decode_upload(data: bytes, max_bytes: int | None, max_pixels: int) -> Image.Image:
-    """A fully decoded RGB(A) image, or UploadError (413 too large, 415 not an image, 422 broken or a bomb).
+    """A fully decoded RGB(A) image, or UploadError (413 too many bytes or pixels, 415 not an image, 422 broken).
     ``max_bytes`` None: no size limit (a collection's own file, which the pipeline already accepted)."""
     if not data:
         raise UploadError(422, "empty_upload", "the uploaded file is empty")
@@ -33,7 +33,11 @@ def decode_upload(data: bytes, max_bytes: int | None, max_pixels: int) -> Image.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except Image.DecompressionBombError as exc:  # PIL's own limit, checked on the header: far over ours
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise UploadError(413, "image_too_large", f"the image has {size}; the limit is {max_pixels:,}") from None
+    except UnidentifiedImageError:
         raise UploadError(415, "not_an_image", "the upload is not an image in a supported format") from None
     except Exception:  # noqa: BLE001 - any decoder failure is the client's broken file
         raise UploadError(422, "broken_image", "the image cannot be read") from None
@@ -41,7 +45,8 @@ def decode_upload(data: bytes, max_bytes: int | None, max_pixels: int) -> Image.
         raise UploadError(415, "unsupported_format", f"{image.format} images are not supported; use JPEG, PNG or WebP")
     width, height = image.size
     if width * height > max_pixels:
-        raise UploadError(422, "image_too_large", f"{width}×{height} pixels is over the {max_pixels}-pixel limit")
+        size = f"{width}×{height} = {width * height:,} pixels"
+        raise UploadError(413, "image_too_large", f"the image has {size}; the limit is {max_pixels:,}")
     try:
         image.load()
     except Exception:  # noqa: BLE001

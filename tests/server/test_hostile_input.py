@@ -17,7 +17,15 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from server.main import create_app
-from tests.fixtures.images import HOSTILE_NON_IMAGES, encode, photo, png_bomb, truncated_jpeg, write
+from tests.fixtures.images import (
+    HOSTILE_NON_IMAGES,
+    encode,
+    photo,
+    png_bomb,
+    png_header,
+    truncated_jpeg,
+    write,
+)
 from tests.fixtures.project import prepare_project, run_pipeline
 from tests.server.conftest import settings_for
 
@@ -60,8 +68,10 @@ CASES = [
     Case("request body over 12 MiB", "POST", "/api/search/image", 413, "body_too_large",
          upload("huge.jpg", b"\xff" * (12 * MiB + 1))),
     Case("truncated JPEG", "POST", "/api/search/image", 422, "broken_image", upload("cut.jpg", truncated_jpeg())),
-    Case("PNG decompression bomb", "POST", "/api/search/image", 422, "image_too_large",
-         upload("bomb.png", png_bomb(12_000), "image/png"), says="pixel"),
+    Case("PNG decompression bomb", "POST", "/api/search/image", 413, "image_too_large",
+         upload("bomb.png", png_bomb(12_000), "image/png"), says="144,000,000 pixels"),
+    Case("PNG of 30000 × 30000 pixels", "POST", "/api/search/image", 413, "image_too_large",
+         upload("huge.png", png_header(30_000, 30_000), "image/png"), says="900,000,000 pixels"),
     Case("SVG named .jpg", "POST", "/api/search/image", 415, "not_an_image",
          upload("cat.jpg", HOSTILE_NON_IMAGES["svg.png"])),
     Case("HTML named .jpg", "POST", "/api/search/image", 415, "not_an_image",

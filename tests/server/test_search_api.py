@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.main import create_app
-from tests.fixtures.images import encode, photo, png_bomb
+from tests.fixtures.images import encode, photo, png_bomb, png_header
 from tests.server.conftest import in_process, settings_for
 
 IMAGE_ID_LEN = 32
@@ -171,7 +171,8 @@ def test_image_search_by_upload_finds_the_same_image_first(client, project):
         (b"GIF89a" + b"\x00" * 10, 415, "not_an_image"),  # a header and nothing else
         (encode(photo(40, 40), "JPEG")[:200], 422, "broken_image"),
         (encode(photo(16, 16), "ICO"), 415, "unsupported_format"),
-        (png_bomb(12_000), 422, "image_too_large"),
+        (png_bomb(12_000), 413, "image_too_large"),  # over our 50 M pixels, under PIL's own bomb limit
+        (png_header(30_000, 30_000), 413, "image_too_large"),  # over PIL's limit too: a PNG, just too big
         (b"\xff" * (10 * 1024 * 1024 + 5), 413, "upload_too_large"),
     ],
 )

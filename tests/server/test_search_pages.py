@@ -102,6 +102,12 @@ def test_unknown_images_get_a_helpful_404_page(client, image_id):
     assert similar.status_code == 404 and "Please check your search" in similar.text
 
 
+def test_bidirectional_controls_never_reach_the_page(client):
+    html = client.get("/search", params={"q": "\u202ea noisy\u2066 photo\u2069", "k": "5"}).text
+    assert "results for “a noisy photo”" in html
+    assert not any(c in html for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def test_a_result_count_outside_the_list_shows_as_chosen(client):
     html = client.get("/search", params={"q": "a noisy photo", "k": "8"}).text
     assert len(results_of(html)) == 8

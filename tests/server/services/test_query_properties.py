@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from server.services.search import MAX_QUERY, QueryError, clean_query
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # C0, C1, bidi
 texts = st.text(alphabet=st.characters(codec=None, exclude_categories=("Cs",)), max_size=700)
 
 
@@ -45,6 +45,18 @@ def test_whitespace_and_control_characters_around_words_do_not_change_the_query(
         return
     pad = "".join(padding)
     assert clean_query(pad + words + pad) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "query"),
+    [
+        ("\u202ecat\u202c photo", "cat photo"),  # right-to-left override around a word
+        ("stop\u2067 sign\u2069", "stop sign"),  # an isolate
+        ("\u200fשלט עצור\u200e", "שלט עצור"),  # marks around right-to-left words: the words stay
+    ],
+)
+def test_bidirectional_controls_are_removed(raw, query):
+    assert clean_query(raw) == query
 
 
 @pytest.mark.parametrize("raw", ["", " ", "\x00\x01", "\t\n", "\x85\x9f", "caf\ufffd", "a" * (MAX_QUERY + 1)])
