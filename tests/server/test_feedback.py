@@ -389,7 +389,7 @@ def test_the_query_is_cleaned_like_a_search(client, db, payload):
         "Robert'); DELETE FROM feedback WHERE ('1'='1",
         '" OR 1=1 --',
         "<script>alert(1)</script>",
-        "café 猫 🐈 ‮reversed",
+        "café 猫 🐈 reversed",
     ],
 )
 def test_hostile_text_is_stored_verbatim_and_harmless(client, db, payload, text):
@@ -398,6 +398,13 @@ def test_hostile_text_is_stored_verbatim_and_harmless(client, db, payload, text)
     assert response.status_code == 201, response.text
     assert count(db) == before + 1  # the table is still there, nothing deleted
     assert FeedbackStore(db).recent(1)[0]["query_text"] == text
+
+
+def test_a_vote_stores_the_query_as_searched_without_bidi_controls(client, db, payload):
+    """The search removes bidirectional formatting characters, so the vote's query (the same cleaning) does."""
+    response = client.post("/api/feedback", json=payload | {"query": "café 猫 🐈 \u202ereversed\u2069"})
+    assert response.status_code == 201, response.text
+    assert FeedbackStore(db).recent(1)[0]["query_text"] == "café 猫 🐈 reversed"
 
 
 @pytest.mark.parametrize(
