@@ -2,7 +2,8 @@
 
 Fixtures:
 - ``browser`` (session): headless ``/usr/bin/chromium`` with a fresh profile. Never ``playwright install``.
-- ``live_server`` (session): a small real collection (the real pipeline, a tiny CLIP model, 12 photos) served by
+- ``live_server`` (session): a small real collection (the real pipeline, a tiny CLIP model, 12 photos, a weak-match
+  threshold recorded as the coco evaluation would: see ``WEAK_THRESHOLD``) served by
   ``uvicorn server.main:create_app --factory`` in a subprocess; yields the base URL ("http://127.0.0.1:PORT").
 - ``page`` (per test): a new context + page (1280x800). ``page.requests`` lists every requested URL and
   ``page.console_errors`` every console error / uncaught exception; see ``tests.e2e.helpers``.
@@ -24,6 +25,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VIEWPORT = {"width": 1280, "height": 800}
 READY_TIMEOUT_S = 60.0
 ACTION_TIMEOUT_MS = 10_000
+# With the tiny test model, "xylophone" scores at most 0.01 against every photo and the queries the tests use
+# ("a photo", "red", "a yellow flower", ...) 0.17 or more: so "xylophone" is the page's "no good match" state.
+WEAK_THRESHOLD = 0.1
+NO_GOOD_MATCH_QUERY = "xylophone"
 
 _E2E_DIR = Path(__file__).resolve().parent
 
@@ -63,12 +68,13 @@ def browser(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[str]:
-    from tests.fixtures.project import build_project
+    from tests.fixtures.project import build_project, calibrate_weak_threshold
     from tests.fixtures.server_process import start_server
     from tools.processes import ChildFailedError
 
     folder = tmp_path_factory.mktemp("e2e-project")
     build_project(folder)
+    calibrate_weak_threshold(folder, WEAK_THRESHOLD)
     try:
         server = start_server(folder, folder / "uvicorn.log", ready_timeout_s=READY_TIMEOUT_S)
     except ChildFailedError as exc:

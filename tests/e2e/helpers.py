@@ -11,6 +11,7 @@ from playwright.sync_api import Page
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 AXE_SCRIPT = PROJECT_ROOT / "client" / "node_modules" / "axe-core" / "axe.min.js"
+MODELS = PROJECT_ROOT / "client" / "static" / "models"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 # An init script: every text the page's polite live region (#announcer) is given, in order, in window.__announced.
@@ -24,14 +25,49 @@ document.addEventListener('DOMContentLoaded', () => {
 });
 """
 
+# getUserMedia answers with a stream that stays silent until the page shows it is listening (the mic button
+# pressed: the capture node is connected by then), then plays window.__speech (float32 at 16 kHz) once. So a
+# recording always holds the whole utterance, however slow the machine; window.__speechEndsAt tells when it ends.
+SPEECH_MIC = """
+window.__speech = null;
+window.__speechEndsAt = Infinity;
+navigator.mediaDevices.getUserMedia = async () => {
+  const ctx = new AudioContext({sampleRate: 48000});
+  await ctx.resume();
+  const dest = ctx.createMediaStreamDestination();
+  const play = () => {
+    const samples = Float32Array.from(window.__speech || []);
+    if (!samples.length) { window.__speechEndsAt = performance.now(); return; }
+    const buffer = ctx.createBuffer(1, samples.length, 16000);
+    buffer.copyToChannel(samples, 0);
+    const source = ctx.createBufferSource();
+    source.buffer = buffer;
+    source.connect(dest);
+    const lead = 0.3;
+    source.start(ctx.currentTime + lead);
+    window.__speechEndsAt = performance.now() + 1000 * (lead + samples.length / 16000);
+  };
+  const button = document.getElementById('voice-button');
+  const listening = () => button && button.getAttribute('aria-pressed') === 'true';
+  if (listening()) play();
+  else {
+    const watch = new MutationObserver(() => { if (listening()) { watch.disconnect(); play(); } });
+    watch.observe(button, {attributes: true, attributeFilter: ['aria-pressed']});
+  }
+  return dest.stream;
+};
+"""
+
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21aa", "wcag22aa")
 
 
-def run_axe(page: Page, tags: Sequence[str] = WCAG_TAGS, context: str | None = None) -> list[dict]:
+def run_axe(page: Page, tags: Sequence[str] | None = None, context: str | None = None) -> list[dict]:
     """Run axe-core on the page as it is now and return its violations (``[]`` when it passes).
 
-    ``tags`` restricts axe to the rules tagged with any of them; ``context`` is an optional CSS selector to
-    audit only part of the page. Assert with ``assert not violations, format_violations(violations)``.
+    By default every rule axe has runs: best practices, the experimental rules and the AAA ones (enhanced 7:1
+    contrast among them), which axe leaves out unless asked. ``tags`` restricts axe to the rules tagged with any
+    of them (e.g. ``WCAG_TAGS``); ``context`` is an optional CSS selector to audit only part of the page. Assert
+    with ``assert not violations, format_violations(violations)``.
     """
     if not AXE_SCRIPT.is_file():
         raise FileNotFoundError(f"{AXE_SCRIPT} is missing: run `make setup` (npm ci in client/)")
@@ -40,10 +76,12 @@ def run_axe(page: Page, tags: Sequence[str] = WCAG_TAGS, context: str | None = N
         page.evaluate(AXE_SCRIPT.read_text() + "\n;undefined")
     results = page.evaluate(
         """async ([tags, context]) => {
-            const options = {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']};
+            const runOnly = tags ? {type: 'tag', values: tags}
+                                 : {type: 'rule', values: window.axe.getRules().map((rule) => rule.ruleId)};
+            const options = {runOnly, resultTypes: ['violations']};
             return await window.axe.run(context ? document.querySelector(context) : document, options);
         }""",
-        [list(tags), context],
+        [list(tags) if tags else None, context],
     )
     return results["violations"]
 
@@ -72,6 +110,16 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{safe}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def need_voice() -> None:
+    """Skip unless the page can read aloud with the Glimpse voice (built and installed by ``make setup``)."""
+    import pytest
+
+    if not (MODELS / "piper-voice.manifest.json").is_file():
+        pytest.skip("the Piper voice is not built (make setup)")
+    if not (PROJECT_ROOT / "client" / "node_modules" / "phonemizer" / "dist" / "phonemizer.js").is_file():
+        pytest.skip("npm phonemizer is not installed (make setup)")
 
 
 def requests_to(page: Page, path: str) -> list[str]:

@@ -17,6 +17,7 @@ from tests.e2e.helpers import (
     RECORD_ANNOUNCEMENTS,
     assert_no_console_errors,
     format_violations,
+    need_voice,
     run_axe,
     screenshot,
 )
@@ -36,13 +37,6 @@ SYNTHESISE = """async ([text, options]) => {
   return {sampleRate: r.sampleRate, pcm: btoa(binary), firstAudioMs: r.firstAudioMs, totalMs: r.totalMs,
           sentences: r.sentences, threads: r.threads, loadMs: r.loadMs};
 }"""
-
-
-def _need_voice():
-    if not (MODELS / "piper-voice.manifest.json").is_file():
-        pytest.skip("the Piper voice is not built (make setup)")
-    if not (PROJECT_ROOT / "client" / "node_modules" / "phonemizer" / "dist" / "phonemizer.js").is_file():
-        pytest.skip("npm phonemizer is not installed (make setup)")
 
 
 def synthesise(page, text: str, **options) -> dict:
@@ -83,7 +77,7 @@ def whisper():
 
 
 def test_voice_round_trip(page, live_server, whisper):
-    _need_voice()
+    need_voice()
     page.goto(live_server + "/")
     page.wait_for_function("() => !!window.glimpseSpeech")
     assert page.evaluate("() => window.crossOriginIsolated")
@@ -114,7 +108,7 @@ def test_voice_round_trip(page, live_server, whisper):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_time_to_first_audio(page, live_server, threads):
-    _need_voice()
+    need_voice()
     page.goto(live_server + "/")
     page.wait_for_function("() => !!window.glimpseSpeech")
     page.evaluate("t => window.glimpseSpeech.load({threads: t})", threads)
@@ -133,7 +127,7 @@ def test_time_to_first_audio(page, live_server, threads):
 
 
 def test_read_results_keyboard(page, live_server):
-    _need_voice()
+    need_voice()
     page.add_init_script(RECORD_ANNOUNCEMENTS)
     page.goto(live_server + "/")
     page.fill("#q", "a bright photo")

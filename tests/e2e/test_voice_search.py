@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import wave
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from accessibility.speech.transcribe import load_wav
 from tests.e2e.conftest import VIEWPORT
 from tests.e2e.helpers import (
     RECORD_ANNOUNCEMENTS,
+    SPEECH_MIC,
     assert_no_console_errors,
     focused,
     format_violations,
@@ -32,25 +34,6 @@ pytestmark = pytest.mark.e2e
 # getUserMedia rejects as a browser does when the person (or policy) blocks the microphone / has none.
 REJECT_MIC = """
 navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('blocked', '%s'));
-"""
-
-# getUserMedia answers with a stream that plays window.__speech (float32 at 16 kHz) once, then silence.
-SPEECH_MIC = """
-window.__speech = null;
-navigator.mediaDevices.getUserMedia = async () => {
-  const ctx = new AudioContext({sampleRate: 48000});
-  await ctx.resume();
-  const samples = Float32Array.from(window.__speech || []);
-  const buffer = ctx.createBuffer(1, Math.max(1, samples.length), 16000);
-  buffer.copyToChannel(samples, 0);
-  const source = ctx.createBufferSource();
-  source.buffer = buffer;
-  const dest = ctx.createMediaStreamDestination();
-  source.connect(dest);
-  source.start(ctx.currentTime + 0.2);
-  window.__speechEndsAt = performance.now() + 200 + 1000 * samples.length / 16000;
-  return dest.stream;
-};
 """
 
 TRANSCRIBE_TIMEOUT_MS = 120_000  # the first use downloads ~77 MB and compiles two graphs
@@ -269,13 +252,25 @@ def test_model_load_failure_is_announced(page, live_server, tmp_path):
 
 
 def test_fake_microphone_device_in_a_second_browser(live_server, tmp_path, browser):
-    """Chromium's own fake capture device plays the WAV file as the microphone (no getUserMedia stub)."""
+    """Chromium's own fake capture device plays the WAV file as the microphone (no getUserMedia stub).
+
+    The device starts the file when the microphone opens and plays it once (``%noloop``): half a second of
+    silence, the words, then silence. Recording for 3 s from the moment the page listens always holds all of
+    the words and nothing else, however long the page takes to start (a looping file made the transcript depend
+    on where in the loop the recording began)."""
     wav, _ = speech(tmp_path, "show me a red car", name="fake-mic")
+    padded = tmp_path / "fake-mic-padded.wav"
+    with wave.open(str(wav), "rb") as source:
+        params, frames = source.getparams(), source.readframes(source.getnframes())
+    lead = b"\0" * (params.sampwidth * params.nchannels * params.framerate // 2)
+    with wave.open(str(padded), "wb") as target:
+        target.setparams(params)
+        target.writeframes(lead + frames)
     args = [
         *CHROMIUM_ARGS,
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}",
+        f"--use-file-for-fake-audio-capture={padded}%noloop",
     ]
     # The same Playwright driver as the session's browser (a second sync_playwright() cannot start here).
     second = browser.browser_type.launch(
@@ -291,7 +286,7 @@ def test_fake_microphone_device_in_a_second_browser(live_server, tmp_path, brows
         page.goto(live_server + "/")
         page.locator("#voice-button").click()
         page.wait_for_function("() => document.querySelector('#voice-button').getAttribute('aria-pressed') === 'true'")
-        page.wait_for_timeout(3500)  # the file loops: ~1.5 s of speech, record a little over two rounds
+        page.wait_for_timeout(3000)  # 0.5 s of silence and ~1.5 s of words, then silence
         page.locator("#voice-button").click()
         page.wait_for_function(
             "() => (window.__announced || []).some(a => a.startsWith('You said:') || a.startsWith('I did not'))",

@@ -25,7 +25,10 @@ def test_text_search_page_lists_described_results(client):
         alt = re.search(rf'src="/api/images/{image_id}/thumbnail" alt="([^"]+)"', html).group(1)
         assert 0 < len(alt) <= 125
         assert f'aria-describedby="long-{image_id}"' in html and f'id="long-{image_id}"' in html
-        assert f'aria-label="Good match: {alt}"' in html and f'aria-label="Not a match: {alt}"' in html
+        # Label in Name (WCAG 2.5.3): each name starts with the words on the control, then names the picture.
+        assert f'aria-label="Good match: {alt}">' in html and f'aria-label="Not it: not a match for {alt}">' in html
+        assert f'aria-label="More like this: {alt}">More like this</a>' in html
+    assert html.count('<span class="vote-text">Good</span>') == html.count('<span class="vote-text">Not it</span>') == 5
     assert 'role="status" aria-live="polite"' in html  # the live region is in the page from the start
 
 

@@ -127,8 +127,17 @@ function resultsArrived() {
   for (const name of ["q", "k", "model", "file"]) {
     const field = document.getElementById(name);
     if (!field) continue;
-    if (invalid.includes(name)) field.setAttribute("aria-invalid", "true");
-    else field.removeAttribute("aria-invalid");
+    // The field says why it is invalid: the summary's message joins its description (and leaves it when fixed).
+    const message = "summary-error-" + name;
+    const described = (field.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== message);
+    if (invalid.includes(name)) {
+      field.setAttribute("aria-invalid", "true");
+      described.push(message);
+    } else {
+      field.removeAttribute("aria-invalid");
+    }
+    if (described.length) field.setAttribute("aria-describedby", described.join(" "));
+    else field.removeAttribute("aria-describedby");
   }
   announce(section.dataset.announce || "");
   const heading = document.getElementById("results-heading");
