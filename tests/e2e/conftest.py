@@ -85,6 +85,21 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         server.stop()
 
 
+# --- speech -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def whisper():
+    """Whisper tiny.en (the browser's graphs, in onnxruntime) to hear what the page said."""
+    from tests.e2e.helpers import MODELS
+
+    if not (MODELS / "speech-manifest.json").is_file():
+        pytest.skip("the Whisper graphs are not built (make setup)")
+    from accessibility.speech.transcribe import WhisperOnnx
+
+    return WhisperOnnx(MODELS, threads=2)
+
+
 # --- page ---------------------------------------------------------------------------------------------------
 
 

@@ -25,38 +25,79 @@ document.addEventListener('DOMContentLoaded', () => {
 });
 """
 
-# getUserMedia answers with a stream that stays silent until the page shows it is listening (the mic button
-# pressed: the capture node is connected by then), then plays window.__speech (float32 at 16 kHz) once. So a
-# recording always holds the whole utterance, however slow the machine; window.__speechEndsAt tells when it ends.
+# getUserMedia answers with a stream that is silent except when the page listens (the mic button pressed: the
+# capture node is connected by then) and the test has put an utterance in window.__speech (float32 at 16 kHz):
+# then that utterance plays once (and __speech is emptied), window.__speechEndsAt telling when it ends. So a
+# recording always holds the whole utterance however slow the machine, and a test can speak several times
+# (a search, then commands) by setting __speech again.
 SPEECH_MIC = """
 window.__speech = null;
 window.__speechEndsAt = Infinity;
+window.__spokenAt = [];
 navigator.mediaDevices.getUserMedia = async () => {
   const ctx = new AudioContext({sampleRate: 48000});
   await ctx.resume();
   const dest = ctx.createMediaStreamDestination();
-  const play = () => {
-    const samples = Float32Array.from(window.__speech || []);
+  const track = dest.stream.getAudioTracks()[0];
+  const button = document.getElementById('voice-button');
+  const poll = setInterval(() => {
+    if (track.readyState === 'ended') { clearInterval(poll); ctx.close(); return; }
+    if (!button || button.getAttribute('aria-pressed') !== 'true' || !window.__speech) return;
+    const samples = Float32Array.from(window.__speech);
+    window.__speech = null;
     if (!samples.length) { window.__speechEndsAt = performance.now(); return; }
     const buffer = ctx.createBuffer(1, samples.length, 16000);
     buffer.copyToChannel(samples, 0);
     const source = ctx.createBufferSource();
     source.buffer = buffer;
     source.connect(dest);
+    source.__microphone = true; // not speech the page plays (RECORD_PLAYED_AUDIO)
     const lead = 0.3;
     source.start(ctx.currentTime + lead);
     window.__speechEndsAt = performance.now() + 1000 * (lead + samples.length / 16000);
-  };
-  const button = document.getElementById('voice-button');
-  const listening = () => button && button.getAttribute('aria-pressed') === 'true';
-  if (listening()) play();
-  else {
-    const watch = new MutationObserver(() => { if (listening()) { watch.disconnect(); play(); } });
-    watch.observe(button, {attributes: true, attributeFilter: ['aria-pressed']});
-  }
+    window.__spokenAt.push(window.__speechEndsAt);
+  }, 50);
   return dest.stream;
 };
 """
+
+# Keeps every buffer of synthesised speech the page plays: window.__played = [{at, rate, pcm}] with `at` the
+# performance.now() time it starts (the time a listener hears it) and pcm its samples.
+RECORD_PLAYED_AUDIO = """
+window.__played = [];
+const originalStart = AudioBufferSourceNode.prototype.start;
+AudioBufferSourceNode.prototype.start = function (when = 0, ...rest) {
+  const ctx = this.context;
+  if (this.buffer && !this.__microphone && !(ctx instanceof OfflineAudioContext)) {
+    const delay = Math.max(0, when - ctx.currentTime);
+    window.__played.push({at: performance.now() + 1000 * delay, rate: this.buffer.sampleRate,
+                          pcm: this.buffer.getChannelData(0).slice()});
+  }
+  return originalStart.call(this, when, ...rest);
+};
+"""
+
+# window.__played from `since` (a performance.now() time) on, as base64 of little-endian float32 per buffer.
+PLAYED_SINCE = """since => window.__played.filter(p => p.at >= since).map(p => {
+  const bytes = new Uint8Array(p.pcm.buffer, p.pcm.byteOffset, p.pcm.byteLength);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return {at: p.at, rate: p.rate, pcm: btoa(binary)};
+})"""
+
+
+def played_audio(page: Page, since: float = 0.0) -> list[dict]:
+    """The speech the page played since ``since`` (performance.now() ms): [{at, rate, audio (float32)}]."""
+    import base64
+
+    import numpy as np
+
+    out = []
+    for item in page.evaluate(PLAYED_SINCE, since):
+        audio = np.frombuffer(base64.b64decode(item.pop("pcm")), dtype="<f4")
+        out.append({**item, "audio": audio})
+    return out
+
 
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21aa", "wcag22aa")
 
@@ -110,6 +151,21 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{safe}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def espeak(wav: Path, text: str, voice: str | None = None, speed: int = 150) -> Path:
+    """``text`` spoken by espeak-ng (its default voice unless ``voice``) into ``wav``; skips the test when
+    espeak-ng is not installed."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng (Debian) is not installed")
+    command = ["espeak-ng", *(["-v", voice] if voice else []), "-s", str(speed), "-w", str(wav), text]
+    subprocess.run(command, check=True, capture_output=True)
+    return wav
 
 
 def need_voice() -> None:

@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pytest
 
+from accessibility.speech.transcribe import resample
 from tests.e2e.helpers import (
     PROJECT_ROOT,
     RECORD_ANNOUNCEMENTS,
@@ -58,24 +59,6 @@ def speech_stats(audio: np.ndarray, sample_rate: int) -> dict:
     }
 
 
-def to_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(16_000, sample_rate)
-    return resample_poly(audio.astype(np.float32), 16_000 // g, sample_rate // g).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def whisper():
-    if not (MODELS / "speech-manifest.json").is_file():
-        pytest.skip("the Whisper graphs are not built (make setup)")
-    from accessibility.speech.transcribe import WhisperOnnx
-
-    return WhisperOnnx(MODELS, threads=2)
-
-
 def test_voice_round_trip(page, live_server, whisper):
     need_voice()
     page.goto(live_server + "/")
@@ -94,7 +77,7 @@ def test_voice_round_trip(page, live_server, whisper):
     assert stats["clipped"] < 0.001, stats
     assert 0.3 <= stats["voiced"] <= 0.98, stats
 
-    text = whisper.transcribe(to_16k(result["audio"], result["sampleRate"])).text
+    text = whisper.transcribe(resample(result["audio"], result["sampleRate"])).text
     print(f"whisper heard: {text!r}")
     words = set(re.findall(r"[a-z]+", text.lower()))
     missing = [w for w in KEY_WORDS if w not in words]

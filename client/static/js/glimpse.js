@@ -142,6 +142,7 @@ function resultsArrived() {
   announce(section.dataset.announce || "");
   const heading = document.getElementById("results-heading");
   if (heading) heading.focus({ preventScroll: false });
+  document.dispatchEvent(new CustomEvent("glimpse:results")); // hands-free.js reads a spoken search's results
 }
 
 // ------------------------------------------------------------------ wiring

@@ -15,6 +15,7 @@
 
 import { announce } from "./announce.js";
 import { features } from "./speech-support.js";
+import { FRAME_MS, SpeechEnd } from "./voice/speech-end.js";
 import { WorkerClient } from "./worker-client.js";
 
 const SAMPLE_RATE = 16000;
@@ -25,6 +26,7 @@ const WORKER_URL = "/static/js/workers/stt-worker.js";
 
 const MESSAGES = {
   listening: "Listening\u2026 press again to stop",
+  listeningForCommand: "Listening for a command\u2026",
   transcribing: "Transcribing\u2026",
   empty: "I did not catch that; please try again.",
   denied: "Microphone access is blocked. Allow the microphone for this site to search by voice, or type your search.",
@@ -152,10 +154,27 @@ function downsample(chunks, rate) {
 }
 
 class Recorder {
-  constructor(onLimit) {
+  /** onLimit: 30 s recorded; onSpeech("start" | "end"): speech started, or ended (a pause after speech). */
+  constructor(onLimit, onSpeech) {
     this.onLimit = onLimit;
+    this.onSpeech = onSpeech;
     this.chunks = [];
     this.samples = 0;
+    this.speech = new SpeechEnd();
+    this.frame = { sum: 0, count: 0 };
+  }
+
+  /** Loudness per FRAME_MS frame, for the end-of-speech detector. */
+  listen(mono) {
+    const size = Math.round((this.rate * FRAME_MS) / 1000);
+    for (let i = 0; i < mono.length; i++) {
+      this.frame.sum += mono[i] * mono[i];
+      if (++this.frame.count < size) continue;
+      const event = this.speech.push(Math.sqrt(this.frame.sum / this.frame.count));
+      this.frame.sum = 0;
+      this.frame.count = 0;
+      if (event) this.onSpeech?.(event);
+    }
   }
 
   async start() {
@@ -171,6 +190,7 @@ class Recorder {
       if (this.stopped) return;
       this.chunks.push(mono);
       this.samples += mono.length;
+      this.listen(mono);
       if (this.samples >= MAX_SECONDS * this.rate) this.onLimit();
     };
     if (this.context.audioWorklet && typeof AudioWorkletNode === "function") {
@@ -207,6 +227,9 @@ class Recorder {
 let state = "idle"; // idle | starting | recording | working
 let recorder = null;
 let stopRequested = false;
+// What the recording is for: a search, or a command for hands-free reading (listenForCommand).
+let purpose = "search";
+let command = null; // {resolve, timer, heard} while listening for a command
 
 function elements() {
   return {
@@ -223,7 +246,7 @@ function setPressed(pressed) {
   const label = button.querySelector(".voice-label");
   const hidden = button.querySelector(".visually-hidden");
   if (label) label.textContent = pressed ? "Stop" : "Speak";
-  if (hidden) hidden.textContent = pressed ? " recording" : " your search";
+  if (hidden) hidden.textContent = pressed ? (purpose === "command" ? " listening" : " recording") : " your search";
 }
 
 function micMessage(error) {
@@ -234,11 +257,18 @@ function micMessage(error) {
   return MESSAGES.micFailed;
 }
 
-async function startRecording() {
-  if (state !== "idle") return;
+async function startRecording(why = "search") {
+  if (state !== "idle") return false;
   state = "starting";
+  purpose = why;
   stopRequested = false;
-  recorder = new Recorder(() => { showStatus(MESSAGES.limit); stopRecording(); });
+  recorder = new Recorder(
+    () => { if (why !== "command") showStatus(MESSAGES.limit); stopRecording(); },
+    (event) => {
+      if (event === "end") stopRecording(); // a pause after speech: no second key press needed
+      else if (command) command.heard = true;
+    },
+  );
   try {
     await recorder.start();
   } catch (error) {
@@ -246,15 +276,19 @@ async function startRecording() {
     recorder = null;
     state = "idle";
     setPressed(false);
-    showStatus(micMessage(error));
-    return;
+    if (why === "command") command?.resolve({ error: new Error(micMessage(error)) }); // hands-free says it
+    else showStatus(micMessage(error));
+    return false;
   }
   state = "recording";
   setPressed(true);
-  showStatus(MESSAGES.listening);
+  // While reading aloud the listening is said once by hands-free reading, not at every command.
+  if (why === "command") showStatus(MESSAGES.listeningForCommand, { speak: false });
+  else showStatus(MESSAGES.listening);
   // Fetch and compile the model while the person speaks (silently: announcements would reach the mic).
   loadModel().catch(() => { /* reported when the transcript is asked for */ });
   if (stopRequested) stopRecording();
+  return true;
 }
 
 async function stopRecording() {
@@ -267,6 +301,10 @@ async function stopRecording() {
   setPressed(false);
   const audio = await recorder.stop();
   recorder = null;
+  if (purpose === "command") {
+    await finishCommand(audio);
+    return;
+  }
   try {
     await transcribeAndSearch(audio);
   } catch {
@@ -274,6 +312,52 @@ async function stopRecording() {
   } finally {
     state = "idle";
   }
+}
+
+// ------------------------------------------------------------------ commands (hands-free reading)
+async function finishCommand(audio) {
+  const waiter = command;
+  command = null;
+  if (waiter) window.clearTimeout(waiter.timer);
+  let answer = { silence: true };
+  try {
+    if (waiter && waiter.cancelled) answer = { cancelled: true };
+    else if (rms(audio) >= SILENCE_RMS && audio.length >= SAMPLE_RATE / 4) {
+      const result = await transcribe(audio);
+      const text = cleanTranscript(result.text);
+      answer = text ? { text, ms: result.ms } : { silence: true };
+    }
+  } catch (error) {
+    answer = { error };
+  } finally {
+    state = "idle";
+    showStatus("", { speak: false });
+  }
+  waiter?.resolve(answer);
+}
+
+/** Listen for one spoken command: the microphone opens (the button shows it), and closes when a pause follows
+ * speech, or after `timeoutMs` with no speech. Resolves with {text}, {silence: true}, {cancelled: true} (the
+ * button was pressed, or cancelListening() was called) or {error}. Nothing leaves the page. */
+export async function listenForCommand({ timeoutMs = 10000 } = {}) {
+  if (!canTranscribe() || !canRecord()) return { error: new Error("voice commands are not available here") };
+  if (state !== "idle") return { busy: true };
+  const answer = new Promise((resolve) => { command = { resolve, heard: false, cancelled: false }; });
+  const waiter = command;
+  if (!(await startRecording("command"))) {
+    command = null;
+    waiter.resolve({ error: new Error("the microphone could not be started") }); // unless already answered
+    return answer;
+  }
+  waiter.timer = window.setTimeout(() => { if (!waiter.heard) stopRecording(); }, timeoutMs);
+  return answer;
+}
+
+/** Stop listening for a command, if listening (the answer is {cancelled: true}). */
+export function cancelListening() {
+  if (!command) return;
+  command.cancelled = true;
+  if (state === "recording" || state === "starting") stopRecording();
 }
 
 function onProgressWhileWaiting() {
@@ -323,6 +407,8 @@ async function transcribeAndSearch(audio) {
   input.value = text;
   input.removeAttribute("aria-invalid");
   showStatus(`You said: ${text}`);
+  // Hands-free reading (hands-free.js) reads the results of a spoken search.
+  document.dispatchEvent(new CustomEvent("glimpse:spoken-search", { detail: { text } }));
   // Let "You said" reach the live region before the search announces "Searching…".
   await new Promise((resolve) => window.setTimeout(resolve, 120));
   if (typeof form.requestSubmit === "function") form.requestSubmit();
@@ -366,7 +452,8 @@ function setUp() {
       event.preventDefault();
       return;
     }
-    if (state === "idle") startRecording();
+    if (command) cancelListening(); // a press while listening for a command ends hands-free listening
+    else if (state === "idle") startRecording();
     else if (state === "recording" || state === "starting") stopRecording();
   });
   button.addEventListener("keydown", (event) => {
@@ -375,7 +462,10 @@ function setUp() {
     if (event.repeat || spaceHeld) return;
     spaceHeld = true;
     spaceDownAt = performance.now();
-    if (state === "idle") startRecording();
+    if (command) {
+      spaceDownAt = 0;
+      cancelListening();
+    } else if (state === "idle") startRecording();
     else if (state === "recording" || state === "starting") {
       spaceDownAt = 0; // a press while recording is a "stop" press
       stopRecording();

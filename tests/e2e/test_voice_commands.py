@@ -1,0 +1,94 @@
+"""The browser's spoken-command grammar (voice/commands.js) and end-of-speech detector (voice/speech-end.js),
+run in Chromium on transcripts and loudness sequences (the real modules, imported by the page)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PARSE = "async (texts) => { const m = await import('/static/js/voice/commands.js'); return texts.map(m.parseCommand); }"
+
+CASES = [
+    # What Whisper writes for each command (seen with espeak-ng voices), and what a person might say.
+    ("Next.", "next"),
+    ("next, next, next, next,", "next"),
+    ("Next!", "next"),
+    ("Text.", "next"),
+    ("Skip.", "next"),
+    ("Repeat.", "repeat"),
+    ("Repeat Repeat Repeat Repeat", "repeat"),
+    ("Say that again, please.", "repeat"),
+    ("Stop.", "stop"),
+    ("Stop reading!", "stop"),
+    ("Okay, stop.", "stop"),
+    ("More like this.", "more like this"),
+    ("More like this. More like this. More like this.", "more like this"),
+    ("Show me more like this.", "more like this"),
+    ("Similar.", "more like this"),
+    ("Good.", "good"),
+    ("God.", "good"),
+    ("Good match!", "good"),
+    ("Yes.", "good"),
+    ("Not it.", "not it"),
+    ("Not it. Not it. Not it.", "not it"),
+    ("Knot it.", "not it"),
+    ("That it...", "not it"),
+    ("Nope.", "not it"),
+    ("Not a match.", "not it"),
+]
+
+
+def test_commands_are_recognised_from_what_whisper_writes(page, live_server):
+    page.goto(live_server + "/")
+    got = page.evaluate(PARSE, [text for text, _ in CASES])
+    wrong = [(text, want, g) for (text, want), g in zip(CASES, got, strict=True) if not g or g["name"] != want]
+    assert not wrong, wrong
+
+
+def test_search_carries_its_words_and_other_speech_is_no_command(page, live_server):
+    page.goto(live_server + "/")
+    texts = [
+        "Search for a red car.",
+        "Find me two dogs in the snow",
+        "Look for a birthday cake!",
+        "show me pictures of the beach",
+        "The quick brown fox jumps over the lazy dog.",
+        "A landscape picture, 80 by 60 pixels, mostly green.",
+        "[BLANK_AUDIO]",
+        "",
+        "Lord",
+    ]
+    got = page.evaluate(PARSE, texts)
+    assert got[0] == {"name": "search", "query": "a red car"}
+    assert got[1] == {"name": "search", "query": "two dogs in the snow"}
+    assert got[2] == {"name": "search", "query": "a birthday cake"}
+    assert got[3] == {"name": "search", "query": "the beach"}
+    assert got[4:] == [None] * 5, got
+
+
+def test_end_of_speech_follows_a_pause_after_speech(page, live_server):
+    page.goto(live_server + "/")
+    events = page.evaluate(
+        """async () => {
+            const { SpeechEnd } = await import('/static/js/voice/speech-end.js');
+            const run = (levels) => {
+                const detector = new SpeechEnd();
+                return levels.map((rms) => detector.push(rms)).map((e, i) => e && [e, i]).filter(Boolean);
+            };
+            const quiet = (n, level = 0.001) => Array(n).fill(level);
+            const loud = (n) => Array(n).fill(0.1);
+            return {
+                // 0.2 s of room noise, a word, a 300 ms pause between words, a word, then silence.
+                words: run([...quiet(10), ...loud(20), ...quiet(15), ...loud(20), ...quiet(60)]),
+                // Silence only: never starts, never ends.
+                silence: run(quiet(200)),
+                // A noisy room: three times the floor is the bar, so steady noise is not speech.
+                noisy: run([...quiet(10, 0.02), ...quiet(100, 0.03), ...loud(10), ...quiet(50, 0.02)]),
+            };
+        }"""
+    )
+    # Start after 80 ms (4 frames) of loudness; end 700 ms (35 frames) after the last loud frame.
+    assert events["words"] == [["start", 13], ["end", 99]]
+    assert events["silence"] == []
+    assert events["noisy"] == [["start", 113], ["end", 154]]
