@@ -12,7 +12,7 @@ from collections.abc import Callable
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import NO_GOOD_MATCH_QUERY
-from tests.e2e.helpers import RECORD_ANNOUNCEMENTS, SPEECH_MIC
+from tests.e2e.helpers import RECORD_ANNOUNCEMENTS, SPEECH_MIC, espeak
 
 RESULTS = 5  # results per page in these states: enough for every kind of card, short enough to review
 
@@ -92,6 +92,25 @@ def reading(page: Page, base: str) -> None:
     page.wait_for_selector(".read-skip", state="visible")
 
 
+def hands_free(page: Page, base: str) -> None:
+    """A spoken search read aloud, the microphone listening for a command."""
+    import tempfile
+    from pathlib import Path
+
+    from accessibility.speech.transcribe import load_wav
+
+    with tempfile.TemporaryDirectory() as folder:
+        samples = load_wav(espeak(Path(folder) / "query.wav", "show me a photo")).tolist()
+    page.add_init_script(SPEECH_MIC)
+    home(page, base)
+    page.select_option("#k", str(RESULTS))
+    page.evaluate("s => { window.__speech = s; }", samples)
+    page.locator("#voice-button").click()
+    page.wait_for_function("() => (window.__announced || []).some(a => a.startsWith('Reading '))", timeout=120_000)
+    page.wait_for_function("() => document.querySelector('#voice-button').getAttribute('aria-pressed') === 'true'")
+    page.wait_for_function("() => !document.querySelector('[aria-busy]')")
+
+
 STATES: dict[str, Callable[[Page, str], None]] = {
     "home": home,
     "results": results,
@@ -104,6 +123,7 @@ STATES: dict[str, Callable[[Page, str], None]] = {
     "results at 320 px": narrow_results,
     "recording": recording,
     "reading": reading,
+    "hands-free": hands_free,
 }
 
 

@@ -141,7 +141,8 @@ def _text_of(node: dict, by_id: dict) -> str:
     for child in node.get("childIds", []):
         if child in by_id:
             parts.append(_text_of(by_id[child], by_id))
-    return " ".join(p for p in parts if p).strip()
+    # Inline pieces are read as one phrase: no pause before the punctuation that follows a piece.
+    return re.sub(r" ([;,.:!?)])", r"\1", " ".join(p for p in parts if p).strip())
 
 
 def _has_structure(node: dict, by_id: dict) -> bool:

@@ -24,7 +24,7 @@ from tests.e2e.screen_reader import reading_script
 pytestmark = pytest.mark.e2e
 
 SCRIPTS = Path(__file__).resolve().parent / "reading_scripts"
-NEEDS_VOICE = {"reading"}
+NEEDS_VOICE = {"reading", "hands-free"}
 
 
 def _script_path(state: str) -> Path:
