@@ -25,42 +25,6 @@ document.addEventListener('DOMContentLoaded', () => {
 });
 """
 
-# getUserMedia answers with a stream that is silent except when the page listens (the mic button pressed: the
-# capture node is connected by then) and the test has put an utterance in window.__speech (float32 at 16 kHz):
-# then that utterance plays once (and __speech is emptied), window.__speechEndsAt telling when it ends. So a
-# recording always holds the whole utterance however slow the machine, and a test can speak several times
-# (a search, then commands) by setting __speech again.
-SPEECH_MIC = """
-window.__speech = null;
-window.__speechEndsAt = Infinity;
-window.__spokenAt = [];
-navigator.mediaDevices.getUserMedia = async () => {
-  const ctx = new AudioContext({sampleRate: 48000});
-  await ctx.resume();
-  const dest = ctx.createMediaStreamDestination();
-  const track = dest.stream.getAudioTracks()[0];
-  const button = document.getElementById('voice-button');
-  const poll = setInterval(() => {
-    if (track.readyState === 'ended') { clearInterval(poll); ctx.close(); return; }
-    if (!button || button.getAttribute('aria-pressed') !== 'true' || !window.__speech) return;
-    const samples = Float32Array.from(window.__speech);
-    window.__speech = null;
-    if (!samples.length) { window.__speechEndsAt = performance.now(); return; }
-    const buffer = ctx.createBuffer(1, samples.length, 16000);
-    buffer.copyToChannel(samples, 0);
-    const source = ctx.createBufferSource();
-    source.buffer = buffer;
-    source.connect(dest);
-    source.__microphone = true; // not speech the page plays (RECORD_PLAYED_AUDIO)
-    const lead = 0.3;
-    source.start(ctx.currentTime + lead);
-    window.__speechEndsAt = performance.now() + 1000 * (lead + samples.length / 16000);
-    window.__spokenAt.push(window.__speechEndsAt);
-  }, 50);
-  return dest.stream;
-};
-"""
-
 # Keeps every buffer of synthesised speech the page plays: window.__played = [{at, rate, pcm}] with `at` the
 # performance.now() time it starts (the time a listener hears it) and pcm its samples.
 RECORD_PLAYED_AUDIO = """

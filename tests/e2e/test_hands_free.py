@@ -17,13 +17,13 @@ from accessibility.speech.transcribe import load_wav, resample
 from tests.e2e.helpers import (
     RECORD_ANNOUNCEMENTS,
     RECORD_PLAYED_AUDIO,
-    SPEECH_MIC,
     assert_no_console_errors,
     espeak,
     need_voice,
     played_audio,
     requests_to,
 )
+from tools.browser import SPEECH_MIC
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,6 @@ from accessibility.speech.transcribe import load_wav
 from tests.e2e.conftest import VIEWPORT
 from tests.e2e.helpers import (
     RECORD_ANNOUNCEMENTS,
-    SPEECH_MIC,
     assert_no_console_errors,
     espeak,
     focused,
@@ -26,7 +25,7 @@ from tests.e2e.helpers import (
     requests_to,
     run_axe,
 )
-from tools.browser import CHROMIUM, CHROMIUM_ARGS
+from tools.browser import CHROMIUM, CHROMIUM_ARGS, SPEECH_MIC
 
 pytestmark = pytest.mark.e2e
 

@@ -53,10 +53,10 @@ def build(out_dir: Path, src: Path | None = None) -> dict:
         "chunk_seconds": CHUNK_SECONDS,
         "encoder": {
             "inputs": {"audio": ["batch", "n_samples"]},
-            "outputs": {"encoder_output": ["batch", 1500, 384], "cross_kv": [n_kv, "batch", 1500, 384]},
+            "outputs": {"encoder_output": ["batch", "frames", 384], "cross_kv": [n_kv, "batch", "frames", 384]},
         },
         "decoder": {
-            "inputs": {"tokens": ["batch", "n_tokens"], "cross_kv": [n_kv, "batch", 1500, 384]},
+            "inputs": {"tokens": ["batch", "n_tokens"], "cross_kv": [n_kv, "batch", "frames", 384]},
             "outputs": {"logits": ["batch", len(variables["decoder/embeddings/weight"])]},
             "max_tokens": MAX_DECODER_TOKENS,
         },

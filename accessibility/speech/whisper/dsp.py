@@ -18,6 +18,7 @@ N_MELS = 80
 CHUNK_SECONDS = 30
 N_SAMPLES = SAMPLE_RATE * CHUNK_SECONDS  # 480 000
 N_FRAMES = N_SAMPLES // HOP  # 3000 mel frames -> 1500 encoder positions
+POSITION_SAMPLES = 2 * HOP  # 320 samples (20 ms) = 2 mel frames = 1 encoder position (conv2 has stride 2)
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:

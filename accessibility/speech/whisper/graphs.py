@@ -22,7 +22,7 @@ import onnx_ir as ir
 from onnxscript import GraphBuilder, OpBuilder
 
 from .ctranslate2 import Weights, n_layers
-from .dsp import HOP, N_FFT, N_FRAMES, N_MELS, N_SAMPLES, dft_kernels, mel_filters
+from .dsp import HOP, N_FFT, N_MELS, N_SAMPLES, POSITION_SAMPLES, dft_kernels, mel_filters
 
 OPSET = 17
 IR_VERSION = 8  # the IR version released with opset 17 (onnx 1.12)
@@ -135,7 +135,7 @@ def _ffn(op: OpBuilder, x: ir.Value, v: Weights, prefix: str) -> ir.Value:
 
 
 def _cross_kv(op: OpBuilder, encoded: ir.Value, v: Weights) -> ir.Value:
-    """Keys and values of every decoder layer's cross-attention: [2 * layers, B, 1500, dim] (k, v per layer)."""
+    """Keys and values of every decoder layer's cross-attention: [2 * layers, B, frames, dim] (k, v per layer)."""
     parts = []
     for i in range(n_layers(v, "decoder")):
         p = f"decoder/layer_{i}/attention"
@@ -148,18 +148,29 @@ def _cross_kv(op: OpBuilder, encoded: ir.Value, v: Weights) -> ir.Value:
 
 
 def _log_mel(op: OpBuilder, audio: ir.Value) -> ir.Value:
-    """audio [B, n] -> log-mel [B, 80, 3000], Whisper's ``log_mel_spectrogram(pad_or_trim(audio))``."""
-    # Trim to 30 s, then zero-pad up to 30 s: pads = [0, 0, 0, N_SAMPLES - min(n, N_SAMPLES)].
+    """audio [B, n] -> log-mel [B, 80, frames], Whisper's ``log_mel_spectrogram`` over a window of ``n`` samples.
+
+    The input's length is the window: it is trimmed to 30 s and zero-padded only up to a whole number of encoder
+    positions (320 samples = 2 mel frames; at least one position), so ``frames = 2 * max(1, ceil(min(n, 480000)
+    / 320))``. For ``n = 480000`` this is exactly ``log_mel_spectrogram(pad_or_trim(audio))`` (3000 frames); the
+    caller picks a shorter window by zero-padding its audio to that length. The normalisation's maximum is taken
+    over the window, as Whisper takes it over its 30 s (zero padding, -10 before the clamp, holds it only in a
+    silent window, so padding more or less leaves it unchanged).
+    """
     trimmed = op.Slice(audio, [0], [N_SAMPLES], [1])
-    missing = op.Sub([N_SAMPLES], op.Gather(op.Shape(trimmed), [1]))
-    padded = op.Pad(trimmed, op.Concat([0, 0, 0], missing, axis=0), mode="constant")  # [B, 480000]
+    n = op.Gather(op.Shape(trimmed), [1])  # [1]
+    # Whole encoder positions: max(1, ceil(n / 320)) (integer Div truncates; n >= 0), then pad up to them.
+    positions = op.Max(op.Div(op.Add(n, [POSITION_SAMPLES - 1]), [POSITION_SAMPLES]), [1])
+    missing = op.Sub(op.Mul(positions, [POSITION_SAMPLES]), n)
+    padded = op.Pad(trimmed, op.Concat([0, 0, 0], missing, axis=0), mode="constant")  # [B, 320 * positions]
     # STFT framing with center=True: reflect-pad n_fft // 2 on both sides.
     framed = op.Pad(op.Unsqueeze(padded, [1]), [0, 0, N_FFT // 2, 0, 0, N_FFT // 2], mode="reflect")
     spec = op.Conv(framed, _const(op, "stft_dft_kernels", dft_kernels()), strides=[HOP], kernel_shape=[N_FFT])
-    power = op.Slice(op.Mul(spec, spec), [0], [N_FRAMES], [2])  # [B, 402, 3000]: re^2 and im^2 rows
+    # The centred STFT gives length / 160 + 1 frames; Whisper drops the last one.
+    power = op.Slice(op.Mul(spec, spec), [0], [-1], [2])  # [B, 402, frames]: re^2 and im^2 rows
     filters = mel_filters()
     mel_bank = _const(op, "mel_filters_x2", np.concatenate([filters, filters], axis=1))  # [80, 402]: re^2 + im^2
-    mel = op.MatMul(mel_bank, power)  # [B, 80, 3000]
+    mel = op.MatMul(mel_bank, power)  # [B, 80, frames]
     log_spec = op.Mul(op.Log(op.Max(mel, 1e-10)), 1.0 / math.log(10.0))
     peak = op.ReduceMax(log_spec, axes=[1, 2], keepdims=1)
     log_spec = op.Max(log_spec, op.Sub(peak, 8.0))
@@ -167,17 +178,22 @@ def _log_mel(op: OpBuilder, audio: ir.Value) -> ir.Value:
 
 
 def build_log_mel_model() -> onnx.ModelProto:
-    """The encoder's front end alone (``audio`` -> ``log_mel`` [B, 80, 3000]), for tests and inspection."""
+    """The encoder's front end alone (``audio`` -> ``log_mel`` [B, 80, frames]), for tests and inspection."""
     return _trace(
         "whisper_log_mel",
         {"audio": (FLOAT, ["batch", "n_samples"])},
-        {"log_mel": ["batch", N_MELS, N_FRAMES]},
+        {"log_mel": ["batch", N_MELS, "mel_frames"]},
         lambda op, audio: [_log_mel(op, audio)],
     )
 
 
 def build_encoder_model(v: Weights) -> onnx.ModelProto:
-    """``audio`` -> ``encoder_output`` and ``cross_kv``, every decoder layer's cross-attention keys and values."""
+    """``audio`` -> ``encoder_output`` and ``cross_kv``, every decoder layer's cross-attention keys and values.
+
+    The audio's length is the window (see :func:`_log_mel`): 30 s gives Whisper's 1500 positions, a shorter
+    zero-padded input ``window / 320`` positions (whisper.cpp's ``audio_ctx``) with the first positional
+    embeddings, and a proportionally cheaper encoder and cross-attention.
+    """
     n_heads = int(v["encoder/num_heads"])
     dim = v["encoder/conv1/weight"].shape[0]
 
@@ -187,8 +203,9 @@ def build_encoder_model(v: Weights) -> onnx.ModelProto:
             weight = _weight(op, f"encoder.{conv}.weight", v[f"encoder/{conv}/weight"])
             bias = _weight(op, f"encoder.{conv}.bias", v[f"encoder/{conv}/bias"])
             x = _gelu(op, op.Conv(x, weight, bias, kernel_shape=[3], pads=[1, 1], strides=[stride]))
-        x = op.Transpose(x, perm=[0, 2, 1])  # [B, 1500, 384]
-        x = op.Add(x, _weight(op, "encoder.positions", v["encoder/position_encodings/encodings"]))
+        x = op.Transpose(x, perm=[0, 2, 1])  # [B, frames, 384]: frames = window / 320 samples, 1500 for 30 s
+        positions = _weight(op, "encoder.positions", v["encoder/position_encodings/encodings"])  # [1500, 384]
+        x = op.Add(x, op.Slice(positions, [0], op.Gather(op.Shape(x), [1]), [0]))  # the window's first positions
         for i in range(n_layers(v, "encoder")):
             p = f"encoder/layer_{i}"
             h = _layer_norm(op, x, v, p + "/self_attention/layer_norm")
@@ -201,7 +218,7 @@ def build_encoder_model(v: Weights) -> onnx.ModelProto:
     return _trace(
         "whisper_tiny_en_encoder",
         {"audio": (FLOAT, ["batch", "n_samples"])},
-        {"encoder_output": ["batch", N_FRAMES // 2, dim], "cross_kv": [n_kv, "batch", N_FRAMES // 2, dim]},
+        {"encoder_output": ["batch", "frames", dim], "cross_kv": [n_kv, "batch", "frames", dim]},
         body,
     )
 
@@ -224,7 +241,7 @@ def build_decoder_model(v: Weights) -> onnx.ModelProto:
             h = _layer_norm(op, x, v, p + "/self_attention/layer_norm")
             x = op.Add(x, _attention(op, h, v, p + "/self_attention", n_heads, mask=mask))
             h = _layer_norm(op, x, v, p + "/attention/layer_norm")
-            # Scalar indices drop the axis ([B, 1500, dim]); a [1] index would keep it and mix the batch's rows.
+            # Scalar indices drop the axis ([B, frames, dim]); a [1] index would keep it and mix the batch's rows.
             kv = (op.Gather(cross_kv, 2 * i, axis=0), op.Gather(cross_kv, 2 * i + 1, axis=0))
             x = op.Add(x, _attention(op, h, v, p + "/attention", n_heads, kv=kv))
             x = op.Add(x, _ffn(op, _layer_norm(op, x, v, p + "/ffn/layer_norm"), v, p + "/ffn"))
@@ -236,7 +253,7 @@ def build_decoder_model(v: Weights) -> onnx.ModelProto:
     n_kv = 2 * n_layers(v, "decoder")
     return _trace(
         "whisper_tiny_en_decoder",
-        {"tokens": (INT64, ["batch", "n_tokens"]), "cross_kv": (FLOAT, [n_kv, "batch", N_FRAMES // 2, dim])},
+        {"tokens": (INT64, ["batch", "n_tokens"]), "cross_kv": (FLOAT, [n_kv, "batch", "frames", dim])},
         {"logits": ["batch", vocab]},
         body,
     )

@@ -92,6 +92,9 @@ function act(command, heard) {
   const result = results()[index];
   const name = command ? command.name : null;
   if (name === null) {
+    // Long speech is not someone giving a command (talk in the room, or the reading itself heard back where
+    // the browser cancels no echo): let it pass. A short miss gets a short apology and the hint.
+    if (heard.split(/\s+/).length > 5) return;
     announce(`Not a command: ${heard}. ${HINT}`);
     if (reading()) restartAt(heardIndex() < 0 ? 0 : heardIndex(), `Sorry, I did not catch that. ${HINT}`);
     return;

@@ -98,7 +98,7 @@ function loadModel() {
 async function transcribe(audio) {
   const copy = new Float32Array(audio); // transferred to the worker
   const result = await request({ type: "transcribe", audio: copy }, [copy.buffer]);
-  return { text: result.text, tokens: result.tokens, ms: result.ms };
+  return { text: result.text, tokens: result.tokens, ms: result.ms, window_s: result.window_s, redone: result.redone };
 }
 
 // ------------------------------------------------------------------ text
