@@ -111,6 +111,9 @@ FIRST_AUDIO = """async (text) => {
 
 def measure(browser, base: str, threads: int, rounds: int, audio: dict[str, list[float]]) -> dict:
     context = browser.new_context()
+    # Hands-free reading would read every spoken query's results aloud and load the CPU meanwhile (its own
+    # figures are bench/voice_loop.py's).
+    context.add_init_script("localStorage.setItem('glimpse.handsFree', 'off');")
     page = context.new_page()
     page.goto(base + "/")
     page.wait_for_function("() => window.glimpseVoice && window.glimpseSpeech")
@@ -161,15 +164,20 @@ def measure(browser, base: str, threads: int, rounds: int, audio: dict[str, list
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+def check_setup() -> None:
+    """Exit with what to run when the speech models, Chromium or espeak-ng are missing."""
     for need, hint in ((MODELS / "speech-manifest.json", "make setup"), (CHROMIUM, "make setup (as root)")):
         if not need.exists():
             sys.exit(f"{need} is missing: run {hint}")
     if not shutil.which("espeak-ng"):
         sys.exit("espeak-ng is missing: run make setup (as root)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    check_setup()
 
     audio = {name: speech(text) for name, text in SPEECH.items()}
     print("## Download (bytes, fetched once, then cached by the browser)\n")

@@ -25,11 +25,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools.browser import CHROMIUM, SPEECH_MIC, launch
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from bench.voice import check_setup
+from tools.browser import SPEECH_MIC, launch
 from tools.processes import start_server
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT / "client" / "static" / "models"
 QUERY = "show me a photo of a dog"
 TARGET_FIRST_DESCRIPTION_MS = 3000
 TARGET_ACCURACY = 0.95
@@ -48,6 +49,12 @@ COMMANDS = [
 
 RECORD_ITEMS = """
 window.__items = [];
+window.__said = [];
+document.addEventListener('DOMContentLoaded', () => {
+  const region = document.getElementById('announcer');
+  new MutationObserver(() => { if (region.textContent) window.__said.push(region.textContent); })
+    .observe(region, {childList: true, characterData: true, subtree: true});
+});
 document.addEventListener('glimpse:reading-item', (e) => window.__items.push(e.detail));
 """
 
@@ -96,7 +103,11 @@ def loop(browser, base: str, threads: int, rounds: int, query: list) -> dict:
         )
         page.evaluate("s => { window.__speech = s; }", query)
         page.locator("#voice-button").click()
-        page.wait_for_function("() => window.__items.some(i => i.index === 1)", timeout=60_000)
+        try:
+            page.wait_for_function("() => window.__items.some(i => i.index === 1)", timeout=60_000)
+        except PlaywrightTimeout:
+            said = page.evaluate("() => window.__said")
+            sys.exit(f"the first description was never read; the page said {said}")
         end = page.evaluate("() => window.__speechEndsAt")
         first = page.evaluate("() => window.__items.find(i => i.index === 1).at")
         focused = page.evaluate("() => window.__focusedAt")
@@ -140,11 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    for need, hint in ((MODELS / "speech-manifest.json", "make setup"), (CHROMIUM, "make setup (as root)")):
-        if not need.exists():
-            sys.exit(f"{need} is missing: run {hint}")
-    if not shutil.which("espeak-ng"):
-        sys.exit("espeak-ng is missing: run make setup (as root)")
+    check_setup()
     query = speech(QUERY)
     logs = Path(tempfile.mkdtemp(prefix="glimpse-bench-voice-loop-"))
     server = start_server(logs / "server.log", ready_timeout_s=120)

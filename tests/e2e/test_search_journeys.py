@@ -145,6 +145,8 @@ def test_cache_answers_smaller_k_without_asking_the_server(page, live_server):
     page.wait_for_function("n => document.querySelectorAll('ol.results > li').length === n", arg=min(10, first))
     assert calls() == 1
     assert page.locator("#results-heading").inner_text().startswith(f"{min(10, first)} result")
+    # Results from the cache get their read-aloud buttons too (no HTMX swap happened).
+    assert page.locator(".read-results").is_visible() and page.locator(".read-one").first.is_visible()
 
     search(page, live_server, "a red boat", k=50)  # more than cached: one request, which replaces the entry
     page.wait_for_function("() => document.querySelector('.results-section').dataset.k === '50'")

@@ -29,6 +29,17 @@ from tools.browser import CHROMIUM, CHROMIUM_ARGS, SPEECH_MIC
 
 pytestmark = pytest.mark.e2e
 
+# Voice search alone: hands-free reading (tests/e2e/test_hands_free.py) would open the microphone again for a
+# command once the results arrive, and say so in the status line these tests read.
+HANDS_FREE_OFF = "localStorage.setItem('glimpse.handsFree', 'off');"
+
+
+@pytest.fixture(autouse=True)
+def _voice_search_alone(request):
+    if "page" in request.fixturenames:
+        request.getfixturevalue("page").add_init_script(HANDS_FREE_OFF)
+
+
 # getUserMedia rejects as a browser does when the person (or policy) blocks the microphone / has none.
 REJECT_MIC = """
 navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('blocked', '%s'));
@@ -278,6 +289,7 @@ def test_fake_microphone_device_in_a_second_browser(live_server, tmp_path, brows
         page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.add_init_script(RECORD_ANNOUNCEMENTS)
+        page.add_init_script(HANDS_FREE_OFF)
         page.goto(live_server + "/")
         page.locator("#voice-button").click()
         page.wait_for_function("() => document.querySelector('#voice-button').getAttribute('aria-pressed') === 'true'")

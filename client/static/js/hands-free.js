@@ -3,7 +3,7 @@
  *
  * - On for spoken searches only, remembered in localStorage ("glimpse.handsFree"), switched in "Reading voice
  *   and speed" with a checkbox whose change is announced. Typed searches are never read unasked.
- * - What is read: the count ("5 results for red car."), then each result ("Result 1. <alt>. <description>"),
+ * - What is read: the count ("5 results."), then each result ("Result 1. <alt>. <description>"),
  *   the commands hinted once after the first result.
  * - While and for a few seconds after reading, the microphone listens for one command at a time (the Speak
  *   button shows "Stop listening"; pressing it stops listening): next, repeat, stop, more like this, good,
@@ -16,7 +16,7 @@ import { announce } from "./announce.js";
 import { features } from "./speech-support.js";
 import { cancelListening, listenForCommand } from "./voice-search.js";
 import { finish, heardIndex, primeAudio, reading, restartAt, skip, startReading, stop } from "./read-aloud/reader.js";
-import { resultItems, sentenceEnd } from "./read-aloud/texts.js";
+import { resultItems } from "./read-aloud/texts.js";
 import { parseCommand } from "./voice/commands.js";
 
 const STORE = "glimpse.handsFree";
@@ -57,13 +57,16 @@ function begin() {
   const button = document.querySelector("#results .read-results");
   const texts = resultItems();
   if (!section || !button || button.hidden || !texts.length) return; // nothing to read: the page said why
-  const items = [sentenceEnd(section.dataset.announce || `${texts.length} results`)];
+  // The count alone (the person just said the query): the first description follows sooner.
+  const n = texts.length;
+  const noun = n === 1 ? "result" : "results";
+  const items = [section.dataset.noGoodMatch === "true" ? `No good match. The closest ${n}.` : `${n} ${noun}.`];
   texts.forEach((text, i) => items.push(`Result ${i + 1}. ${text}`));
   if (!hinted) items[1] += ` ${HINT}`;
   hinted = true;
   startReading(button, items); // ends any reading first: before the session, which that ending would end
   session = { id: ++sessions, timer: 0 };
-  announce(`Reading ${texts.length} ${texts.length === 1 ? "result" : "results"} aloud. ${HINT}`);
+  announce(`Reading ${n} ${noun} aloud. ${HINT}`);
   listen(session.id);
 }
 

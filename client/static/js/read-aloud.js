@@ -35,10 +35,13 @@ function typing(target) {
 function wire() {
   showButtons(document);
   buildSettings();
-  document.addEventListener("htmx:afterSwap", () => {
+  const refresh = () => {
     if (reading() && !readingButton().isConnected) finish();
     showButtons(document);
-  });
+  };
+  document.addEventListener("htmx:afterSwap", refresh);
+  // Results answered from the localStorage cache arrive without an HTMX swap; glimpse.js says so.
+  document.addEventListener("glimpse:results", refresh);
   document.addEventListener("click", (event) => {
     const button = event.target.closest?.(".read-results, .read-one, .read-skip");
     if (!button) return;

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import subprocess
 
 import numpy as np
@@ -160,15 +158,6 @@ def _words(text: str) -> set[str]:
     return set(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
 
 
-def _espeak() -> str:
-    path = shutil.which("espeak-ng")
-    if path is None:
-        if os.geteuid() != 0:
-            pytest.skip("Debian espeak-ng not installed (run `make setup` as root)")
-        pytest.fail("espeak-ng missing although running as root: `make setup` installs SYSTEM_PACKAGES")
-    return path
-
-
 # espeak-ng's default voice at 150 words/min; tiny.en hears its robotic "a cat" as "can't"/"cut", so the phrases
 # below are ones it recognises and the key words are the content words a search query needs.
 SPOKEN = [
@@ -180,9 +169,9 @@ SPOKEN = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("sentence", "keywords"), SPOKEN)
-def test_transcribes_espeak_speech(transcriber, tmp_path, sentence, keywords):
+def test_transcribes_espeak_speech(transcriber, espeak, tmp_path, sentence, keywords):
     wav = tmp_path / "speech.wav"
-    subprocess.run([_espeak(), "-s", "150", "-w", str(wav), sentence], check=True, capture_output=True)
+    subprocess.run([espeak, "-s", "150", "-w", str(wav), sentence], check=True, capture_output=True)
     audio = load_wav(wav)
     assert audio.dtype == np.float32 and 1.0 < audio.size / 16_000 < 5.0
     # Whisper's own 30 s window: the graphs end to end. The voice-search policy's 8 s window hears "a red car"
