@@ -8,8 +8,10 @@
   "glimpse:reading-item" events), and to the results heading focused. Both models are loaded first; median
   of --rounds.
 - **Commands**: each command spoken by espeak-ng in several voices and speeds (with 0.3 s of silence before
-  and 0.7 s after, as the recorder hands it over), transcribed by the page's worker and parsed by the page's
-  grammar (voice/commands.js). Accuracy = the right command (and for "search for …" its words).
+  and 0.7 s after, as the recorder hands it over), transcribed by the page's worker and recognised as the page
+  does (voice/commands.js commandFrom: the grammar on the transcript, else the worker's scored choice among the
+  fixed commands). Accuracy = the right command (and for "search for …" its words); also the grammar alone.
+  Other speech (sentences that are no command) must not be taken for one: false accepts are counted.
 
 Needs `make setup` and the demo collection. Run: .venv/bin/python -m bench.voice_loop [--rounds 3]
 """
@@ -47,6 +49,20 @@ COMMANDS = [
     ("search for a red car", "search", "red car"),
 ]
 
+# Speech that is no command (talk in the room, the reading heard back): none may be taken for a command.
+OTHER_SPEECH = [
+    "what a lovely day",
+    "a landscape picture mostly green",
+    "hello there",
+    "I like the second one",
+    "turn it up",
+    "go back",
+    "okay",
+    "no thanks",
+    "the red car is parked on the street",
+    "where are my glasses",
+]
+
 RECORD_ITEMS = """
 window.__items = [];
 window.__said = [];
@@ -58,10 +74,13 @@ document.addEventListener('DOMContentLoaded', () => {
 document.addEventListener('glimpse:reading-item', (e) => window.__items.push(e.detail));
 """
 
+# The page's own recogniser, as hands-free reading runs it: the transcript through the grammar, else the worker's
+# closed-set choice among the fixed commands.
 HEAR_COMMAND = """async (samples) => {
-  const { parseCommand } = await import('/static/js/voice/commands.js');
-  const result = await window.glimpseVoice.transcribe(new Float32Array(samples));
-  return {text: result.text, command: parseCommand(result.text), ms: result.ms.total};
+  const { CHOICES, commandFrom, parseCommand } = await import('/static/js/voice/commands.js');
+  const result = await window.glimpseVoice.transcribe(new Float32Array(samples), {choices: CHOICES});
+  return {text: result.text, choice: result.choice, command: commandFrom(result.text, result.choice),
+          grammar: parseCommand(result.text), ms: result.ms.total, choose: result.ms.choose};
 }"""
 
 
@@ -131,20 +150,46 @@ def commands(browser, base: str, threads: int) -> dict:
     page.wait_for_function("() => window.glimpseVoice")
     page.evaluate("t => window.glimpseVoice.configure({threads: t})", threads)
     page.evaluate("() => window.glimpseVoice.load()")
-    right, misses, times = 0, [], []
+    right, grammar_right, misses, times, scores = 0, 0, [], [], []
     for voice in VOICES:
         for speed in SPEEDS:
             for said, want, words in COMMANDS:
                 heard = page.evaluate(HEAR_COMMAND, speech(said, voice, speed, lead_s=0.3, tail_s=0.7))
                 times.append(heard["ms"])
-                got = heard["command"] or {}
-                ok = got.get("name") == want and (words is None or words in got.get("query", "").lower())
-                right += ok
-                if not ok:
-                    misses.append(f"{voice} {speed} wpm {said!r}: heard {heard['text']!r} → {got.get('name')}")
+                right += _correct(heard["command"], want, words)
+                grammar_right += _correct(heard["grammar"], want, words)
+                if heard["choice"] and want != "search":
+                    scores.append(heard["choice"]["score"])
+                if not _correct(heard["command"], want, words):
+                    got = (heard["command"] or {}).get("name")
+                    misses.append(f"{voice} {speed} wpm {said!r}: heard {heard['text']!r} → {got}")
+    false_accepts, other_scores = [], []
+    for voice in ("en-us", "en+f3"):
+        for said in OTHER_SPEECH:
+            heard = page.evaluate(HEAR_COMMAND, speech(said, voice, 160, lead_s=0.3, tail_s=0.7))
+            if heard["choice"]:
+                other_scores.append(heard["choice"]["score"])
+            if heard["command"] and heard["command"]["name"] != "search":
+                false_accepts.append(f"{voice} {said!r}: heard {heard['text']!r} → {heard['command']['name']}")
     context.close()
     total = len(VOICES) * len(SPEEDS) * len(COMMANDS)
-    return {"accuracy": right / total, "right": right, "total": total, "misses": misses, "ms": statistics.median(times)}
+    return {
+        "accuracy": right / total,
+        "right": right,
+        "grammar": grammar_right,
+        "total": total,
+        "misses": misses,
+        "ms": statistics.median(times),
+        "false_accepts": false_accepts,
+        "others": 2 * len(OTHER_SPEECH),
+        "command_scores": (min(scores), max(scores)) if scores else None,
+        "other_scores": (min(other_scores), max(other_scores)) if other_scores else None,
+    }
+
+
+def _correct(got: dict | None, want: str, words: str | None) -> bool:
+    got = got or {}
+    return got.get("name") == want and (words is None or words in got.get("query", "").lower())
 
 
 def main() -> None:
@@ -180,6 +225,13 @@ def main() -> None:
         f"Recognised {heard['right']} of {heard['total']}: **{100 * heard['accuracy']:.1f} %** "
         f"(target ≥ {100 * TARGET_ACCURACY:.0f} %); median transcription {heard['ms']:.0f} ms (2 threads)."
     )
+    print(f"The grammar alone (no scored choice): {heard['grammar']} of {heard['total']}.")
+    if heard["command_scores"] and heard["other_scores"]:
+        (c_lo, c_hi), (o_lo, o_hi) = heard["command_scores"], heard["other_scores"]
+        print(f"Choice scores: commands {c_lo:.2f} to {c_hi:.2f}, other speech {o_lo:.2f} to {o_hi:.2f}.")
+    print(f"Other speech taken for a command: {len(heard['false_accepts'])} of {heard['others']}.")
+    for line in heard["false_accepts"]:
+        print(f"- {line}")
     if heard["misses"]:
         print("\nMisses:\n" + "\n".join(f"- {m}" for m in heard["misses"]))
 

@@ -92,3 +92,17 @@ def test_end_of_speech_follows_a_pause_after_speech(page, live_server):
     assert events["words"] == [["start", 13], ["end", 99]]
     assert events["silence"] == []
     assert events["noisy"] == [["start", 113], ["end", 154]]
+
+
+def test_the_scored_choice_counts_only_when_the_transcript_is_no_command(page, live_server):
+    page.goto(live_server + "/")
+    got = page.evaluate(
+        """async () => {
+            const m = await import('/static/js/voice/commands.js');
+            const sure = {name: 'good', score: m.CHOICE_MIN + 1};
+            const unsure = {name: 'good', score: m.CHOICE_MIN - 0.5};
+            return [m.commandFrom('Lord', sure), m.commandFrom('Lord', unsure), m.commandFrom('Next.', sure),
+                    m.commandFrom('Search for a cat', sure), m.commandFrom('', null)];
+        }"""
+    )
+    assert got == [{"name": "good"}, None, {"name": "next"}, {"name": "search", "query": "a cat"}, None]

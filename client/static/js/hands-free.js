@@ -17,7 +17,7 @@ import { features } from "./speech-support.js";
 import { cancelListening, listenForCommand } from "./voice-search.js";
 import { finish, heardIndex, primeAudio, reading, restartAt, skip, startReading, stop } from "./read-aloud/reader.js";
 import { resultItems } from "./read-aloud/texts.js";
-import { parseCommand } from "./voice/commands.js";
+import { commandFrom } from "./voice/commands.js";
 
 const STORE = "glimpse.handsFree";
 export const HINT = "Say next, repeat, good, not it, more like this, or stop.";
@@ -86,7 +86,7 @@ async function listen(id) {
       if (!reading()) { end("Stopped listening for commands. Press Speak to search again."); return; }
       continue;
     }
-    act(parseCommand(answer.text), answer.text);
+    act(commandFrom(answer.text, answer.choice), answer.text);
   }
 }
 

@@ -15,6 +15,7 @@
 
 import { announce } from "./announce.js";
 import { features } from "./speech-support.js";
+import { CHOICES } from "./voice/commands.js";
 import { FRAME_MS, SpeechEnd } from "./voice/speech-end.js";
 import { WorkerClient } from "./worker-client.js";
 
@@ -95,10 +96,12 @@ function loadModel() {
   return request({ type: "load" });
 }
 
-async function transcribe(audio) {
+/** options.choices: fixed phrases the worker scores too (voice/commands.js CHOICES); the answer's `choice`. */
+async function transcribe(audio, options = {}) {
   const copy = new Float32Array(audio); // transferred to the worker
-  const result = await request({ type: "transcribe", audio: copy }, [copy.buffer]);
-  return { text: result.text, tokens: result.tokens, ms: result.ms, window_s: result.window_s, redone: result.redone };
+  const result = await request({ type: "transcribe", audio: copy, choices: options.choices }, [copy.buffer]);
+  return { text: result.text, tokens: result.tokens, ms: result.ms, window_s: result.window_s, redone: result.redone,
+           choice: result.choice };
 }
 
 // ------------------------------------------------------------------ text
@@ -323,9 +326,9 @@ async function finishCommand(audio) {
   try {
     if (waiter && waiter.cancelled) answer = { cancelled: true };
     else if (rms(audio) >= SILENCE_RMS && audio.length >= SAMPLE_RATE / 4) {
-      const result = await transcribe(audio);
+      const result = await transcribe(audio, { choices: CHOICES });
       const text = cleanTranscript(result.text);
-      answer = text ? { text, ms: result.ms } : { silence: true };
+      answer = text ? { text, choice: result.choice, ms: result.ms } : { silence: true };
     }
   } catch (error) {
     answer = { error };
@@ -337,7 +340,7 @@ async function finishCommand(audio) {
 }
 
 /** Listen for one spoken command: the microphone opens (the button shows it), and closes when a pause follows
- * speech, or after `timeoutMs` with no speech. Resolves with {text}, {silence: true}, {cancelled: true} (the
+ * speech, or after `timeoutMs` with no speech. Resolves with {text, choice}, {silence: true}, {cancelled: true} (the
  * button was pressed, or cancelListening() was called) or {error}. Nothing leaves the page. */
 export async function listenForCommand({ timeoutMs = 10000 } = {}) {
   if (!canTranscribe() || !canRecord()) return { error: new Error("voice commands are not available here") };

@@ -5,7 +5,8 @@
  * closest phrase by edit distance within a third of its length is taken (Whisper writes "Knot it.", "Next!",
  * "Good." or "Stop it."). "search for …" (also "find …", "look for …", "show me …") carries the rest as a query.
  *
- * parseCommand(text) → {name, query?} | null, name one of COMMANDS.
+ * parseCommand(text) → {name, query?} | null, name one of COMMANDS. commandFrom(text, choice) adds the worker's
+ * closed-set choice among the fixed commands (CHOICES) when the transcript itself is no command.
  */
 
 export const COMMANDS = ["next", "repeat", "stop", "more like this", "good", "not it", "search"];
@@ -54,6 +55,20 @@ function distance(a, b) {
   return row[b.length];
 }
 
+/* The fixed commands as Whisper writes them, for the worker to score when the transcript is no command
+ * (stt-worker.js choose(): forced decoding, a closed-set choice). "search for …" is open and not among them. */
+export const CHOICES = [
+  { name: "next", phrases: ["Next", "next"] },
+  { name: "repeat", phrases: ["Repeat", "repeat"] },
+  { name: "stop", phrases: ["Stop", "stop"] },
+  { name: "more like this", phrases: ["More like this", "more like this"] },
+  { name: "good", phrases: ["Good", "good"] },
+  { name: "not it", phrases: ["Not it", "not it"] },
+];
+// The lowest mean log-probability per token taken as a command. Spoken commands scored -2.6 to -0.4 and other
+// speech -6.6 to -3.9 in a first measurement (5 + 2 espeak-ng voices); fitted with bench/voice_loop.py.
+export const CHOICE_MIN = -3.2;
+
 /** The command in a transcript, or null when it is none of them. */
 export function parseCommand(text) {
   const said = normalise(text);
@@ -71,4 +86,11 @@ export function parseCommand(text) {
     }
   }
   return best ? { name: best.name } : null;
+}
+
+/** The command in a transcript, or failing that the worker's choice among CHOICES if it is likely enough. */
+export function commandFrom(text, choice) {
+  const parsed = parseCommand(text);
+  if (parsed) return parsed;
+  return choice && choice.score >= CHOICE_MIN ? { name: choice.name } : null;
 }

@@ -20,17 +20,19 @@
  *   {type: "config", threads}          before the first load: wasm threads (default min(4, cores) when the page
  *                                      is cross-origin isolated, else 1)
  *   {type: "load", id}                 fetch manifest, tokenizer and both graphs, create the sessions
- *   {type: "transcribe", id, audio, window}   audio: Float32Array at 16 kHz (transferred); loads first if
- *                                      needed. window (optional, for comparisons and benchmarks): "full" for
- *                                      Whisper's 30 s, or a number of seconds (at least the audio's length; no
- *                                      redo); otherwise the policy above
+ *   {type: "transcribe", id, audio, window, choices}   audio: Float32Array at 16 kHz (transferred); loads
+ *                                      first if needed. window (optional, for comparisons and benchmarks): "full"
+ *                                      for Whisper's 30 s, or a number of seconds (at least the audio's length;
+ *                                      no redo); otherwise the policy above. choices (optional): [{name, phrases}]
+ *                                      fixed phrases to score as well (choose(): spoken commands)
  * Messages out:
  *   {type: "progress", loaded, total}  bytes of model files fetched so far / all of them (from the manifest)
  *   {type: "loaded", id, bytes, fromCache, threads, ms: {fetch, session}}   fromCache: every file came from
  *                                      Cache Storage (see model-cache.js), nothing was downloaded
- *   {type: "result", id, text, tokens, window_s, redone, ms: {encoder, decoder, total}}   window_s: the
- *                                      encoder window of the transcript, in seconds; redone: a looping short
- *                                      window was redone in 30 s (ms then covers both)
+ *   {type: "result", id, text, tokens, window_s, redone, choice, ms: {encoder, decoder, choose, total}}
+ *                                      window_s: the encoder window of the transcript, in seconds; redone: a
+ *                                      looping short window was redone in 30 s (ms then covers both); choice:
+ *                                      {name, phrase, score} the likeliest of the choices, or null
  *   {type: "error", id, stage, name, message}   stage: "load" | "transcribe" | "worker"
  * Lazily loaded on first use; a failed load is retried on the next request.
  */
@@ -101,10 +103,16 @@ async function load() {
   suppress.fill(1, tok.special.eot + 1);
   for (const id of tok.suppress) suppress[id] = 1;
   const byteDecoder = new Map(Object.entries(tok.byte_decoder));
+  const index = new Map(tok.tokens.map((token, id) => [token, id]));
+  // A phrase ends with punctuation or the end of the text (choose()).
+  const ends = [".", "!", ",", "?"].map((t) => index.get(t)).filter((id) => id !== undefined);
+  ends.push(tok.special.eot);
   return {
     encoder,
     decoder,
     tokens: tok.tokens,
+    index,
+    ends,
     byteDecoder,
     special: tok.special,
     prompt: tok.prompt,
@@ -214,11 +222,72 @@ async function decode(model, crossKv, stopOnLoop) {
   return { generated, looped: true };
 }
 
-async function transcribe(model, audio, requested) {
+// ------------------------------------------------------------------ a choice among fixed phrases
+// Token ids of `text` when each of its words is one vocabulary entry with its leading space (" Next", " more",
+// " like", " this"): how Whisper writes them. Null when a word is not (the phrase cannot be scored).
+function phraseIds(model, text) {
+  const ids = [];
+  for (const word of text.split(" ")) {
+    const id = model.index.get("\u0120" + word); // byte-level BPE writes a leading space as U+0120
+    if (id === undefined) return null;
+    ids.push(id);
+  }
+  return ids;
+}
+
+function logSoftmax(logits, vocab) {
+  let max = -Infinity;
+  for (let i = 0; i < vocab; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[i] - max);
+  const log = max + Math.log(sum);
+  const out = new Float64Array(vocab);
+  for (let i = 0; i < vocab; i++) out[i] = logits[i] - log;
+  return out;
+}
+
+// The phrase among `choices` ([{name, phrases: [text]}]) that Whisper finds likeliest for this audio: each
+// phrase's tokens forced after the prompt, then an ending; score = mean log-probability per token. A closed-set
+// choice, for short commands the free transcript gets wrong ("Lord" for a robotic "good"). Decoder runs are shared
+// between phrases with the same prefix. Returns {name, phrase, score} or null.
+async function choose(model, crossKv, choices) {
+  const cache = new Map();
+  const logProbs = async (prefix) => {
+    const key = prefix.join(",");
+    if (!cache.has(key)) {
+      const ids = model.prompt.concat(prefix);
+      const tokens = new ort.Tensor("int64", BigInt64Array.from(ids, (x) => BigInt(x)), [1, ids.length]);
+      const out = await model.decoder.run({ tokens, cross_kv: crossKv });
+      cache.set(key, logSoftmax(out.logits.data, model.vocab));
+      out.logits.dispose?.();
+      tokens.dispose?.();
+    }
+    return cache.get(key);
+  };
+  let best = null;
+  for (const choice of choices || []) {
+    for (const phrase of choice.phrases || []) {
+      const ids = phraseIds(model, phrase);
+      if (!ids) continue;
+      let total = 0;
+      for (let i = 0; i < ids.length; i++) total += (await logProbs(ids.slice(0, i)))[ids[i]];
+      const last = await logProbs(ids);
+      const endings = model.ends.map((id) => last[id]);
+      const top = Math.max(...endings);
+      total += top + Math.log(endings.reduce((sum, x) => sum + Math.exp(x - top), 0));
+      const score = total / (ids.length + 1);
+      if (!best || score > best.score) best = { name: choice.name, phrase, score };
+    }
+  }
+  return best;
+}
+
+async function transcribe(model, audio, requested, choices) {
   if (audio.length > MAX_SAMPLES) audio = audio.subarray(0, MAX_SAMPLES);
   const start = performance.now();
   if (audio.length < SAMPLE_RATE / 10) {
-    return { text: "", tokens: [], window_s: 0, redone: false, ms: { encoder: 0, decoder: 0, total: 0 } };
+    return { text: "", tokens: [], window_s: 0, redone: false, choice: null,
+             ms: { encoder: 0, decoder: 0, total: 0 } };
   }
   let size = requestedWindow(requested, audio.length);
   // The policy's fallback: a short window whose decoding loops is redone in Whisper's 30 s.
@@ -231,8 +300,14 @@ async function transcribe(model, audio, requested) {
     const crossKv = await encode(model, audio, size);
     encoderMs += performance.now() - began;
     result = await decode(model, crossKv, fallback);
+    if (!(fallback && result.looped)) {
+      const chose = performance.now();
+      result.choice = choices ? await choose(model, crossKv, choices) : null;
+      result.chooseMs = performance.now() - chose;
+      crossKv.dispose?.();
+      break;
+    }
     crossKv.dispose?.();
-    if (!(fallback && result.looped)) break;
     size = MAX_SAMPLES;
     fallback = false;
     redone = true;
@@ -243,7 +318,8 @@ async function transcribe(model, audio, requested) {
     tokens: result.generated,
     window_s: size / SAMPLE_RATE,
     redone,
-    ms: { encoder: encoderMs, decoder: total - encoderMs, total },
+    choice: result.choice,
+    ms: { encoder: encoderMs, decoder: total - encoderMs - result.chooseMs, choose: result.chooseMs, total },
   };
 }
 
@@ -279,7 +355,7 @@ async function handle(msg) {
   if (msg.type === "transcribe") {
     try {
       const audio = msg.audio instanceof Float32Array ? msg.audio : new Float32Array(msg.audio || []);
-      const result = await transcribe(model, audio, msg.window);
+      const result = await transcribe(model, audio, msg.window, msg.choices);
       post({ type: "result", id: msg.id, ...result });
     } catch (error) {
       post({ type: "error", id: msg.id, stage: "transcribe", ...describe(error) });
