@@ -30,7 +30,7 @@ from pathlib import Path
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bench.voice import check_setup
-from tools.browser import SPEECH_MIC, launch
+from tools.browser import RECORD_ANNOUNCEMENTS, SPEECH_MIC, launch
 from tools.processes import start_server
 
 QUERY = "show me a photo of a dog"
@@ -65,12 +65,6 @@ OTHER_SPEECH = [
 
 RECORD_ITEMS = """
 window.__items = [];
-window.__said = [];
-document.addEventListener('DOMContentLoaded', () => {
-  const region = document.getElementById('announcer');
-  new MutationObserver(() => { if (region.textContent) window.__said.push(region.textContent); })
-    .observe(region, {childList: true, characterData: true, subtree: true});
-});
 document.addEventListener('glimpse:reading-item', (e) => window.__items.push(e.detail));
 """
 
@@ -105,6 +99,7 @@ def loop(browser, base: str, threads: int, rounds: int, query: list) -> dict:
     context = browser.new_context()
     page = context.new_page()
     page.add_init_script(SPEECH_MIC)
+    page.add_init_script(RECORD_ANNOUNCEMENTS)
     page.add_init_script(RECORD_ITEMS)
     page.goto(base + "/")
     page.wait_for_function("() => window.glimpseVoice && window.glimpseSpeech && document.getElementById('hands-free')")
@@ -125,7 +120,7 @@ def loop(browser, base: str, threads: int, rounds: int, query: list) -> dict:
         try:
             page.wait_for_function("() => window.__items.some(i => i.index === 1)", timeout=60_000)
         except PlaywrightTimeout:
-            said = page.evaluate("() => window.__said")
+            said = page.evaluate("() => window.__announced")
             sys.exit(f"the first description was never read; the page said {said}")
         end = page.evaluate("() => window.__speechEndsAt")
         first = page.evaluate("() => window.__items.find(i => i.index === 1).at")

@@ -26,6 +26,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+# An init script: every text the page's polite live region (#announcer) is given, in order, in window.__announced.
+RECORD_ANNOUNCEMENTS = """
+window.__announced = [];
+document.addEventListener('DOMContentLoaded', () => {
+  const region = document.getElementById('announcer');
+  if (!region) return;
+  new MutationObserver(() => { if (region.textContent) window.__announced.push(region.textContent); })
+    .observe(region, {childList: true, characterData: true, subtree: true});
+});
+"""
+
+
 # getUserMedia answers with a stream that is silent except when the page listens (the mic button pressed: the
 # capture node is connected by then) and the test has put an utterance in window.__speech (float32 at 16 kHz):
 # then that utterance plays once (and __speech is emptied), window.__speechEndsAt telling when it ends. So a

@@ -14,17 +14,6 @@ AXE_SCRIPT = PROJECT_ROOT / "client" / "node_modules" / "axe-core" / "axe.min.js
 MODELS = PROJECT_ROOT / "client" / "static" / "models"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
-# An init script: every text the page's polite live region (#announcer) is given, in order, in window.__announced.
-RECORD_ANNOUNCEMENTS = """
-window.__announced = [];
-document.addEventListener('DOMContentLoaded', () => {
-  const region = document.getElementById('announcer');
-  if (!region) return;
-  new MutationObserver(() => { if (region.textContent) window.__announced.push(region.textContent); })
-    .observe(region, {childList: true, characterData: true, subtree: true});
-});
-"""
-
 # Keeps every buffer of synthesised speech the page plays: window.__played = [{at, rate, pcm}] with `at` the
 # performance.now() time it starts (the time a listener hears it) and pcm its samples.
 RECORD_PLAYED_AUDIO = """

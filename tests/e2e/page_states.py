@@ -12,8 +12,8 @@ from collections.abc import Callable
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import NO_GOOD_MATCH_QUERY
-from tests.e2e.helpers import RECORD_ANNOUNCEMENTS, espeak
-from tools.browser import SPEECH_MIC
+from tests.e2e.helpers import espeak
+from tools.browser import RECORD_ANNOUNCEMENTS, SPEECH_MIC
 
 RESULTS = 5  # results per page in these states: enough for every kind of card, short enough to review
 

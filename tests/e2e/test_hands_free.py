@@ -15,7 +15,6 @@ import pytest
 
 from accessibility.speech.transcribe import load_wav, resample
 from tests.e2e.helpers import (
-    RECORD_ANNOUNCEMENTS,
     RECORD_PLAYED_AUDIO,
     assert_no_console_errors,
     espeak,
@@ -23,7 +22,7 @@ from tests.e2e.helpers import (
     played_audio,
     requests_to,
 )
-from tools.browser import SPEECH_MIC
+from tools.browser import RECORD_ANNOUNCEMENTS, SPEECH_MIC
 
 pytestmark = pytest.mark.e2e
 

@@ -15,13 +15,13 @@ import pytest
 from accessibility.speech.transcribe import resample
 from tests.e2e.helpers import (
     PROJECT_ROOT,
-    RECORD_ANNOUNCEMENTS,
     assert_no_console_errors,
     format_violations,
     need_voice,
     run_axe,
     screenshot,
 )
+from tools.browser import RECORD_ANNOUNCEMENTS
 
 pytestmark = pytest.mark.e2e
 

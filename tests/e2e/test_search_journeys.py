@@ -9,13 +9,13 @@ import urllib.request
 import pytest
 
 from tests.e2e.helpers import (
-    RECORD_ANNOUNCEMENTS,
     assert_no_console_errors,
     focused,
     requests_to,
     screenshot,
 )
 from tests.fixtures.images import encode, photo
+from tools.browser import RECORD_ANNOUNCEMENTS
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,6 @@ import pytest
 from accessibility.speech.transcribe import load_wav
 from tests.e2e.conftest import VIEWPORT
 from tests.e2e.helpers import (
-    RECORD_ANNOUNCEMENTS,
     assert_no_console_errors,
     espeak,
     focused,
@@ -25,7 +24,7 @@ from tests.e2e.helpers import (
     requests_to,
     run_axe,
 )
-from tools.browser import CHROMIUM, CHROMIUM_ARGS, SPEECH_MIC
+from tools.browser import CHROMIUM, CHROMIUM_ARGS, RECORD_ANNOUNCEMENTS, SPEECH_MIC
 
 pytestmark = pytest.mark.e2e
 

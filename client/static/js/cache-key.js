@@ -2,8 +2,8 @@
  *
  * A key must name one query: two queries with the same key must be one search to the server, or the cache
  * would answer one with the other's results. So the query part is the server's own cleaning
- * (clean_query in server/services/search.py: control and bidi formatting characters become spaces, runs of Python's whitespace
- * become one space, ends trimmed) with only ASCII letters lower-cased, which every text encoder's tokenizer
+ * (clean_query in server/services/search.py: control and bidi formatting characters become spaces, runs of
+ * Python's whitespace become one space, ends trimmed) with only ASCII letters lower-cased, which every text encoder's tokenizer
  * folds too. Other letters keep their case: lower-casing rules differ between browsers, Python and tokenizers.
  * tests/e2e/test_cache_key_properties.py checks this in Chromium against the server's function.
  */
