@@ -126,12 +126,17 @@ def _piper() -> Synthesiser:
     return Synthesiser.from_package()
 
 
+def piper_speech(text: str, speed: int) -> np.ndarray:
+    """``text`` in the read-aloud Piper voice at 16 kHz, its pace scaled so that ``speed`` 160 is its own."""
+    return resample(_piper().synthesise(text, length_scale=160 / speed), _piper().sample_rate).astype(np.float32)
+
+
 def synthesise(text: str, voice: str, speed: int, seed: int = 0) -> np.ndarray:
     """Speech at 16 kHz, framed like a recording: LEAD_S / TAIL_S of noise floor around it. ``voice`` is an
     espeak-ng voice, or ``piper``: the read-aloud Piper voice (neural, more natural), its pace scaled so that
     ``speed`` 160 is its own."""
     if voice == "piper":
-        speech = resample(_piper().synthesise(text, length_scale=160 / speed), _piper().sample_rate)
+        speech = piper_speech(text, speed)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             wav = Path(tmp) / "speech.wav"

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from accessibility.speech.transcribe import load_wav
+from tests.e2e.helpers import espeak
+
 pytestmark = pytest.mark.e2e
 
 PARSE = "async (texts) => { const m = await import('/static/js/voice/commands.js'); return texts.map(m.parseCommand); }"
@@ -106,3 +109,27 @@ def test_the_scored_choice_counts_only_when_the_transcript_is_no_command(page, l
         }"""
     )
     assert got == [{"name": "good"}, None, {"name": "next"}, {"name": "search", "query": "a cat"}, None]
+
+
+CHOOSE = """async (samples) => {
+    const { CHOICES } = await import('/static/js/voice/commands.js');
+    const outcome = async (work) => { try { return await work(); } catch (error) { return {error: error.message}; } };
+    const before = await outcome(() => window.glimpseVoice.choose(CHOICES));
+    const heard = await window.glimpseVoice.transcribe(new Float32Array(samples));
+    const chosen = await outcome(() => window.glimpseVoice.choose(CHOICES));
+    await window.glimpseVoice.transcribe(new Float32Array(800)); // 50 ms: too short to transcribe
+    const after = await outcome(() => window.glimpseVoice.choose(CHOICES));
+    return {before, text: heard.text, chosen, after};
+}"""
+
+
+@pytest.mark.parametrize("said,want", [("not it", "not it"), ("more like this", "more like this")])
+def test_the_worker_chooses_among_the_commands_for_the_last_speech_transcribed(page, live_server, tmp_path, said, want):
+    samples = load_wav(espeak(tmp_path / "command.wav", said, "en-us", 160)).tolist()
+    page.goto(live_server + "/")
+    page.wait_for_function("() => window.glimpseVoice !== undefined")
+    got = page.evaluate(CHOOSE, [0.0] * 4800 + samples + [0.0] * 11200)
+    assert "no speech was transcribed" in got["before"]["error"], got  # nothing to score yet: a clear error
+    assert got["chosen"]["choice"]["name"] == want, got
+    assert got["chosen"]["choice"]["score"] > -3 and got["chosen"]["ms"] > 0, got
+    assert "no speech was transcribed" in got["after"]["error"], got  # a new transcription replaces the old audio

@@ -9,13 +9,14 @@
  *   is still loading when speech ends, its progress is shown and announced.
  * - Every state and problem is announced in the page's polite live region (#announcer) and shown in
  *   #voice-status.
- * Test/benchmark hook: window.glimpseVoice = {transcribe(f32) → {text, ms}, transcribeAndSearch(f32) → text,
- *   configure({threads}), load() → {bytes, threads, ms}} — the same path as after a real recording.
+ * Test/benchmark hook: window.glimpseVoice = {transcribe(f32) → {text, ms}, choose(choices) → {choice, ms},
+ *   transcribeAndSearch(f32) → text, configure({threads}), load() → {bytes, threads, ms}} — the same path as
+ *   after a real recording.
  */
 
 import { announce } from "./announce.js";
 import { features } from "./speech-support.js";
-import { CHOICES } from "./voice/commands.js";
+import { CHOICES, parseCommand } from "./voice/commands.js";
 import { FRAME_MS, SpeechEnd } from "./voice/speech-end.js";
 import { WorkerClient } from "./worker-client.js";
 
@@ -96,12 +97,17 @@ function loadModel() {
   return request({ type: "load" });
 }
 
-/** options.choices: fixed phrases the worker scores too (voice/commands.js CHOICES); the answer's `choice`. */
-async function transcribe(audio, options = {}) {
+async function transcribe(audio) {
   const copy = new Float32Array(audio); // transferred to the worker
-  const result = await request({ type: "transcribe", audio: copy, choices: options.choices }, [copy.buffer]);
-  return { text: result.text, tokens: result.tokens, ms: result.ms, window_s: result.window_s, redone: result.redone,
-           choice: result.choice };
+  const result = await request({ type: "transcribe", audio: copy }, [copy.buffer]);
+  return { text: result.text, tokens: result.tokens, ms: result.ms, window_s: result.window_s, redone: result.redone };
+}
+
+/** The likeliest of `choices` ([{name, phrases}], voice/commands.js CHOICES) for the last transcribed audio:
+ * {choice: {name, phrase, score} | null, ms}. */
+async function choose(choices) {
+  const answer = await request({ type: "choose", choices });
+  return { choice: answer.choice, ms: answer.ms };
 }
 
 // ------------------------------------------------------------------ text
@@ -326,9 +332,11 @@ async function finishCommand(audio) {
   try {
     if (waiter && waiter.cancelled) answer = { cancelled: true };
     else if (rms(audio) >= SILENCE_RMS && audio.length >= SAMPLE_RATE / 4) {
-      const result = await transcribe(audio, { choices: CHOICES });
+      const result = await transcribe(audio);
       const text = cleanTranscript(result.text);
-      answer = text ? { text, choice: result.choice, ms: result.ms } : { silence: true };
+      // The scored choice costs 170-230 ms: asked for only when the transcript itself is no command.
+      const choice = text && !parseCommand(text) ? (await choose(CHOICES)).choice : null;
+      answer = text ? { text, choice } : { silence: true };
     }
   } catch (error) {
     answer = { error };
@@ -431,6 +439,7 @@ function setUp() {
       },
       load: () => loadModel().then(({ bytes, fromCache, threads: used, ms }) => ({ bytes, fromCache, threads: used, ms })),
       transcribe,
+      choose,
       transcribeAndSearch,
     };
   }

@@ -20,19 +20,21 @@
  *   {type: "config", threads}          before the first load: wasm threads (default min(4, cores) when the page
  *                                      is cross-origin isolated, else 1)
  *   {type: "load", id}                 fetch manifest, tokenizer and both graphs, create the sessions
- *   {type: "transcribe", id, audio, window, choices}   audio: Float32Array at 16 kHz (transferred); loads
- *                                      first if needed. window (optional, for comparisons and benchmarks): "full"
- *                                      for Whisper's 30 s, or a number of seconds (at least the audio's length;
- *                                      no redo); otherwise the policy above. choices (optional): [{name, phrases}]
- *                                      fixed phrases to score as well (choose(): spoken commands)
+ *   {type: "transcribe", id, audio, window}   audio: Float32Array at 16 kHz (transferred); loads first if
+ *                                      needed. window (optional, for comparisons and benchmarks): "full" for
+ *                                      Whisper's 30 s, or a number of seconds (at least the audio's length; no
+ *                                      redo); otherwise the policy above
+ *   {type: "choose", id, choices}      choices: [{name, phrases}], fixed phrases scored against the audio of the
+ *                                      last transcription (its encoding is kept until the next one): choose(),
+ *                                      for spoken commands whose transcript is no command
  * Messages out:
  *   {type: "progress", loaded, total}  bytes of model files fetched so far / all of them (from the manifest)
  *   {type: "loaded", id, bytes, fromCache, threads, ms: {fetch, session}}   fromCache: every file came from
  *                                      Cache Storage (see model-cache.js), nothing was downloaded
- *   {type: "result", id, text, tokens, window_s, redone, choice, ms: {encoder, decoder, choose, total}}
+ *   {type: "result", id, text, tokens, window_s, redone, ms: {encoder, decoder, total}}
  *                                      window_s: the encoder window of the transcript, in seconds; redone: a
- *                                      looping short window was redone in 30 s (ms then covers both); choice:
- *                                      {name, phrase, score} the likeliest of the choices, or null
+ *                                      looping short window was redone in 30 s (ms then covers both)
+ *   {type: "choice", id, choice, ms}   choice: {name, phrase, score} the likeliest of the choices, or null
  *   {type: "error", id, stage, name, message}   stage: "load" | "transcribe" | "worker"
  * Lazily loaded on first use; a failed load is retried on the next request.
  */
@@ -53,6 +55,7 @@ const WINDOW_MARGIN_S = 1.0;
 let threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, self.navigator.hardwareConcurrency || 1)) : 1;
 let loading = null; // Promise of the loaded model
 let configured = false;
+let lastEncoding = null; // the cross_kv of the last transcription, for "choose"
 
 function post(message, transfer) {
   self.postMessage(message, transfer || []);
@@ -282,12 +285,17 @@ async function choose(model, crossKv, choices) {
   return best;
 }
 
-async function transcribe(model, audio, requested, choices) {
+function keepEncoding(crossKv) {
+  lastEncoding?.dispose?.();
+  lastEncoding = crossKv;
+}
+
+async function transcribe(model, audio, requested) {
   if (audio.length > MAX_SAMPLES) audio = audio.subarray(0, MAX_SAMPLES);
   const start = performance.now();
+  keepEncoding(null);
   if (audio.length < SAMPLE_RATE / 10) {
-    return { text: "", tokens: [], window_s: 0, redone: false, choice: null,
-             ms: { encoder: 0, decoder: 0, total: 0 } };
+    return { text: "", tokens: [], window_s: 0, redone: false, ms: { encoder: 0, decoder: 0, total: 0 } };
   }
   let size = requestedWindow(requested, audio.length);
   // The policy's fallback: a short window whose decoding loops is redone in Whisper's 30 s.
@@ -301,10 +309,7 @@ async function transcribe(model, audio, requested, choices) {
     encoderMs += performance.now() - began;
     result = await decode(model, crossKv, fallback);
     if (!(fallback && result.looped)) {
-      const chose = performance.now();
-      result.choice = choices ? await choose(model, crossKv, choices) : null;
-      result.chooseMs = performance.now() - chose;
-      crossKv.dispose?.();
+      keepEncoding(crossKv);
       break;
     }
     crossKv.dispose?.();
@@ -318,8 +323,7 @@ async function transcribe(model, audio, requested, choices) {
     tokens: result.generated,
     window_s: size / SAMPLE_RATE,
     redone,
-    choice: result.choice,
-    ms: { encoder: encoderMs, decoder: total - encoderMs - result.chooseMs, choose: result.chooseMs, total },
+    ms: { encoder: encoderMs, decoder: total - encoderMs, total },
   };
 }
 
@@ -355,8 +359,19 @@ async function handle(msg) {
   if (msg.type === "transcribe") {
     try {
       const audio = msg.audio instanceof Float32Array ? msg.audio : new Float32Array(msg.audio || []);
-      const result = await transcribe(model, audio, msg.window, msg.choices);
+      const result = await transcribe(model, audio, msg.window);
       post({ type: "result", id: msg.id, ...result });
+    } catch (error) {
+      post({ type: "error", id: msg.id, stage: "transcribe", ...describe(error) });
+    }
+    return;
+  }
+  if (msg.type === "choose") {
+    try {
+      if (!lastEncoding) throw new Error("nothing to choose for: no speech was transcribed since the last choice");
+      const began = performance.now();
+      const choice = await choose(model, lastEncoding, msg.choices);
+      post({ type: "choice", id: msg.id, choice, ms: performance.now() - began });
     } catch (error) {
       post({ type: "error", id: msg.id, stage: "transcribe", ...describe(error) });
     }
