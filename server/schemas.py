@@ -117,6 +117,7 @@ class LoadedVersion(BaseModel):
     bundle_version: str
     adapted: bool
     size_mb: float
+    size_bytes: int = Field(description="Bytes of the version's models and indexes in memory (size_mb unrounded)")
     idle_seconds: float
     images: int
     index: str

@@ -36,7 +36,7 @@ class PoolCollector:
         if status is not None:
             loaded.add_metric([], len(status.loaded))
             for model in status.loaded:
-                size.add_metric([model.version], model.size_mb * 2**20)
+                size.add_metric([model.version], model.size_bytes)
             evictions.add_metric([], status.evictions)
         yield from (loaded, size, evictions)
 

@@ -304,6 +304,7 @@ class ModelPool:
                     bundle_version=m.bundle_version,
                     adapted=m.adapted,
                     size_mb=round(m.size_bytes / 2**20, 1),
+                    size_bytes=m.size_bytes,
                     idle_seconds=round(now - m.last_used, 1),
                     images=m.text_index.meta.count,
                     index=m.text_index.meta.factory,

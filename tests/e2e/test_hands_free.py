@@ -53,9 +53,15 @@ def wait_announced(page, predicate_js: str, timeout: float = 30_000) -> None:
         raise AssertionError(f"never announced ({predicate_js}); announced: {announced(page)}") from None
 
 
+# The reader's "glimpse:reading-item" time and the played buffer's own are computed a moment apart, from an
+# audio clock that moves in steps: they may differ by a few ms either way (a buffer ~1 ms before its item's time
+# was once taken as part of the text before it). A text's buffers are whole sentences, far longer than this.
+TIME_SLACK_MS = 50
+
+
 def heard(page, whisper, start: float, end: float) -> str:
-    """What Whisper hears in the audio the page played between two performance.now() times."""
-    parts = [p for p in played_audio(page, start) if p["at"] < end]
+    """What Whisper hears in the audio the page played between two performance.now() times (item starts)."""
+    parts = [p for p in played_audio(page, start - TIME_SLACK_MS) if p["at"] < end - TIME_SLACK_MS]
     assert parts, f"nothing played between {start:.0f} and {end:.0f} ms"
     audio = np.concatenate([resample(p["audio"], p["rate"]) for p in parts])
     return whisper.transcribe(audio).text

@@ -226,6 +226,13 @@ def test_prometheus_metrics_count_routes_and_pool(client):
     assert 'glimpse_requests_total{method="GET",route="/api/search",status="422"}' in text
     assert 'glimpse_request_seconds_bucket{le="0.01",method="GET",route="/api/search"}' in text
     assert "glimpse_models_loaded 1.0" in text
+    # A resident version's bytes are exact, the same as /api/models reports (not rebuilt from rounded MB).
+    loaded = client.get("/api/models").json()["pool"]["loaded"]
+    assert loaded
+    for model in loaded:
+        name = f'glimpse_model_bytes{{version="{model["version"]}"}}'
+        line = next(x for x in text.splitlines() if x.startswith(name))
+        assert float(line.split()[-1]) == model["size_bytes"], (line, model)
 
 
 @in_process
