@@ -13,8 +13,8 @@ export const COMMANDS = ["next", "repeat", "stop", "more like this", "good", "no
 
 const PHRASES = {
   next: ["next", "next one", "next result", "next picture", "skip", "skip it", "go on", "forward"],
-  repeat: ["repeat", "repeat that", "repeat it", "again", "say again", "say that again", "read again", "pardon",
-    "what"],
+  // Not "what": any word one letter from it ("that", "hat", "wait") would be taken for "repeat".
+  repeat: ["repeat", "repeat that", "repeat it", "again", "say again", "say that again", "read again", "pardon"],
   stop: ["stop", "stop reading", "stop it", "quiet", "be quiet", "silence", "cancel", "enough", "that's enough",
     "shut up", "end"],
   "more like this": ["more like this", "more like this one", "more like that", "more like these", "show me more like this",
