@@ -166,7 +166,7 @@ def caption_queries(count: int, coco: Path = COCO, seed: int = 1) -> np.ndarray 
         return None
     folder = ROOT / json.loads(bundle_file.read_text())["folder"]
     captions = [a["caption"] for a in json.loads(captions_file.read_text())["annotations"]]
-    queries = OnnxTextEncoder(folder, threads=2).encode_texts(captions[:count])
+    queries = OnnxTextEncoder(folder, threads=2).encode_queries(captions[:count])
     if count > len(queries):
         rng = np.random.default_rng(seed)
         extra = queries[rng.integers(0, len(queries), count - len(queries))]

@@ -222,7 +222,7 @@ def main() -> None:
     started = time.perf_counter()
     seen = look(paths, bundle)
     text_encoder = OnnxTextEncoder(bundle, threads=2)
-    queries = text_encoder.encode_texts(coco.captions)
+    queries = text_encoder.encode_queries(coco.captions)
     owners = np.array(coco.caption_image)
     sentences = {
         "objects": [seen_sentence(o, t, False) for o, t in zip(seen["objects"], seen["text"], strict=True)],

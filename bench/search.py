@@ -102,7 +102,7 @@ def stage_latency(rounds: int) -> list[tuple[str, str, str, str, str]]:
     picks /= np.linalg.norm(picks, axis=1, keepdims=True)
     for policy, label in ((IndexPolicy(flat_max=200_000), "exact"), (IndexPolicy(flat_max=50_000), "policy")):
         big = VectorIndex.build(picks, np.arange(len(picks)).astype(str), "synthetic", policy)
-        vectors = model.text.encode_texts(QUERIES)
+        vectors = model.text.encode_queries(QUERIES)
         samples = []
         for i in range(rounds):
             started = time.perf_counter()
@@ -128,7 +128,7 @@ def baseline_latency(rounds: int) -> tuple[str, str]:
     samples = []
     for i in range(rounds + len(QUERIES)):
         started = time.perf_counter()
-        vector = encoder.encode_texts([QUERIES[i % len(QUERIES)]])[0]
+        vector = encoder.encode_queries([QUERIES[i % len(QUERIES)]])[0]
         top = np.argsort(-(matrix @ vector))[:10]
         images = pd.read_parquet("data/03_primary/images.parquet", filters=[("image_id", "in", list(ids[top]))])
         assert len(images) == 10

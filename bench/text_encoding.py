@@ -89,7 +89,7 @@ def main() -> None:
     gallery = np.concatenate([image.encode_pixels(pixels[i : i + 32]) for i in range(0, len(pixels), 32)])
     recall = {}
     for name, queries_flag in (("fp32", False), ("int8", True)):
-        texts = OnnxTextEncoder(folder, queries=queries_flag).encode_texts(data.captions)
+        texts = OnnxTextEncoder(folder, queries=queries_flag).encode_queries(data.captions)
         recall[name] = text_to_image_recall(texts, gallery, data.caption_image)
 
     print(f"bundle: {folder} ({len(queries)} caption-length queries, {args.rounds} rounds, one query at a time)\n")

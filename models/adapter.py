@@ -163,3 +163,6 @@ class AdaptedTextEncoder:
 
     def encode_texts(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         return apply_adapter(self.weights, self.inner.encode_texts(texts, batch_size=batch_size))
+
+    def encode_queries(self, queries: list[str], batch_size: int = 64) -> np.ndarray:
+        return apply_adapter(self.weights, self.inner.encode_queries(queries, batch_size=batch_size))

@@ -22,7 +22,8 @@ from pathlib import Path
 
 MANIFEST = "manifest.json"
 # 2: image.onnx has a third output (class probabilities) and the bundle carries classes.json.
-FORMAT = 2
+# 3: the text spec carries the query prompt.
+FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class TextSpec:
     # The int8 graph queries are encoded with (1.5-2× faster on one query, coco-mini recall unchanged:
     # docs/search-api.md, "Speed"); None in bundles exported before it, whose queries use ``file``.
     query_file: str | None = None
+    # How a search query is worded before it is encoded ("{}": as typed). ConSE's image side is a mixture of
+    # "a photo of a {class}." embeddings, and a query worded the same way lands nearer it: "a photo of {}" moved
+    # coco-mini text→image R@1/5/10 from 0.297/0.695/0.815 to 0.315/0.728/0.830 (docs/models.md).
+    query_prompt: str = "{}"
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class BundleManifest:
                 spec=str(raw["spec"]),
                 dim=int(raw["dim"]),
                 version=str(raw["version"]),
-                text=_known(TextSpec, raw["text"]),
+                text=_checked(_known(TextSpec, raw["text"])),
                 image=_known(ImageSpec, raw["image"]) if raw.get("image") else None,
                 extra=raw.get("extra", {}),
                 format=int(raw.get("format", 1)),
@@ -86,15 +91,25 @@ class BundleManifest:
         return list(raw["ids"]), list(raw["names"])
 
 
-def content_version(folder: Path, names: list[str]) -> str:
-    """A short hash of the bundle's files: equal files, equal version, on any machine."""
-    digest = hashlib.sha256()
+def content_version(folder: Path, names: list[str], settings: str = "") -> str:
+    """A short hash of the bundle's files and ``settings`` (what the manifest adds to how they are used, such as
+    the query prompt): equal files and settings, equal version, on any machine."""
+    digest = hashlib.sha256(settings.encode())
     for name in sorted(names):
         digest.update(name.encode())
         with open(folder / name, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()[:12]
+
+
+def _checked(text: TextSpec) -> TextSpec:
+    """The text spec, if its query prompt has one place for the query and no other braces."""
+    prompt = text.query_prompt
+    rest = prompt.replace("{}", "", 1) if isinstance(prompt, str) else "{"
+    if "{}" not in str(prompt) or "{" in rest or "}" in rest:
+        raise ValueError(f"query_prompt {prompt!r} needs exactly one {{}} and no other braces")
+    return text
 
 
 def _known(spec: type, values: dict) -> object:

@@ -114,7 +114,7 @@ def random_floor(n_queries: int, n_gallery: int, caption_image: list[int], dim: 
 def evaluate_encoders(
     text_encoder, image_encoder, coco: Path | None, stamps: list[tuple[Path, str]]
 ) -> dict[str, float]:
-    """Recall@1/5/10 of a text + image encoder pair (anything with encode_texts / preprocess + encode_pixels).
+    """Recall@1/5/10 of a text + image encoder pair (anything with encode_queries / preprocess + encode_pixels).
 
     ``coco``: folder in the coco-mini layout (text→image over captioned + distractor images, image→text over
     the captioned ones). ``stamps``: (image path, description) pairs, each description a query for its image.
@@ -130,7 +130,7 @@ def evaluate_encoders(
     if coco is not None and (coco / "captions_train2017.json").exists():
         data = load_coco_captions(coco)
         gallery = embed(data.image_paths + data.distractor_paths)
-        texts = text_encoder.encode_texts(data.captions)
+        texts = text_encoder.encode_queries(data.captions)
         for key, value in text_to_image_recall(texts, gallery, data.caption_image).items():
             metrics[f"coco_t2i_{key}"] = value
         for key, value in image_to_text_recall(gallery[: len(data.image_paths)], texts, data.caption_image).items():
@@ -145,7 +145,7 @@ def evaluate_encoders(
         metrics["coco_gallery"] = len(gallery)
     if stamps:
         gallery = embed([path for path, _ in stamps])
-        texts = text_encoder.encode_texts([text for _, text in stamps])
+        texts = text_encoder.encode_queries([text for _, text in stamps])
         for key, value in text_to_image_recall(texts, gallery, list(range(len(stamps)))).items():
             metrics[f"stamps_t2i_{key}"] = value
         for key, value in random_floor(len(stamps), len(stamps), list(range(len(stamps)))).items():

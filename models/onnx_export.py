@@ -116,7 +116,7 @@ def export_bundle(encoder: Encoder, folder: Path, with_image: bool = True) -> Bu
         manifest = BundleManifest(
             spec=encoder.spec,
             dim=encoder.dim,
-            version=content_version(staging, files),
+            version=content_version(staging, files, settings=f"query_prompt={text_spec.query_prompt}"),
             text=text_spec,
             image=image_spec,
             format=FORMAT,

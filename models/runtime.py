@@ -48,6 +48,11 @@ class OnnxTextEncoder:
             parts.append(self.session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0])
         return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, self.dim), np.float32)
 
+    def encode_queries(self, queries: list[str], batch_size: int = 64) -> np.ndarray:
+        """Search queries, worded by the bundle's query prompt first ("a photo of {}" for ConSE)."""
+        prompt = self.manifest.text.query_prompt
+        return self.encode_texts([prompt.format(query) for query in queries], batch_size)
+
 
 @dataclass(frozen=True)
 class ImageOutputs:

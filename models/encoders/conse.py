@@ -21,6 +21,8 @@ from models.encoders.minilm import MAX_TOKENS, load_minilm
 from models.encoders.torch_towers import TorchTowersEncoder, imagenet_class_names
 
 PROMPTS = ("a photo of a {}.",)
+# Search queries are worded like the class prompts an image is a mixture of (models/bundle.py TextSpec).
+QUERY_PROMPT = "a photo of {}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class ConSEEncoder(TorchTowersEncoder):
         self.spec = self.config.spec
         torch.set_grad_enabled(False)
         self.text_model, self.tokenizer = load_minilm()
-        self.text_spec = TextSpec(max_length=MAX_TOKENS, pad_id=0)
+        self.text_spec = TextSpec(max_length=MAX_TOKENS, pad_id=0, query_prompt=QUERY_PROMPT)
         classifier, self.preprocess = load_efficientnet_lite(self.config.variant)
         self.class_names = imagenet_class_names()
         self.class_embeddings = self._embed_classes()

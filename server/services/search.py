@@ -129,7 +129,7 @@ def _model_info(model: LoadedModel) -> ModelInfo:
 
 def search_text(model: LoadedModel, features: FeatureReader, query: str, k: int) -> SearchAnswer:
     started = time.perf_counter()
-    vector = model.text.encode_texts([query])
+    vector = model.text.encode_queries([query])
     encoded = time.perf_counter()
     scores, positions = model.text_index.search(vector, max(k, CANDIDATES) if model.words else k)
     scores, positions, matched = (

@@ -45,6 +45,20 @@ def test_the_int8_query_graph_stays_close_to_full_precision(default_bundle):
     assert parity.min_cosine >= 0.97 and not parity.holds(0.9999), parity  # quantised, and close
 
 
+def test_queries_are_worded_by_the_bundles_prompt(tiny_bundle, default_bundle):
+    """ConSE's bundle words a query like its class prompts; a bundle without a prompt encodes it as typed."""
+    conse = OnnxTextEncoder(default_bundle, queries=True)
+    assert conse.manifest.text.query_prompt == "a photo of {}"
+    queries = ["a dog on a beach", "{} braces stay {0}", ""]
+    np.testing.assert_array_equal(
+        conse.encode_queries(queries), conse.encode_texts([f"a photo of {q}" for q in queries])
+    )
+    assert not np.allclose(conse.encode_queries(queries[:1]), conse.encode_texts(queries[:1]))
+    clip = OnnxTextEncoder(tiny_bundle)
+    assert clip.manifest.text.query_prompt == "{}"
+    np.testing.assert_array_equal(clip.encode_queries(queries), clip.encode_texts(queries))
+
+
 @pytest.mark.slow
 def test_default_model_image_parity_on_real_photos(default_encoder, default_bundle):
     paths = sorted((coco_root() / "train2017").glob("*.jpg"))[:16]

@@ -165,7 +165,7 @@ def tune_adapter(
     raw_text = OnnxTextEncoder(bundle, queries=True)
     current = load_adapter(bundle, raw_text.dim)  # production as served, for the "before" figures
     texts = sorted(set(usable["query_text"]))
-    raw = dict(zip(texts, raw_text.encode_texts(texts), strict=True))
+    raw = dict(zip(texts, raw_text.encode_queries(texts), strict=True))
 
     def rows(frame: pd.DataFrame) -> np.ndarray:
         return np.asarray([row_of[i] for i in frame["image_id"]], dtype=np.int64)
