@@ -4,7 +4,8 @@ distractors; each of the 400 captions a text query for its own photo).
 Ablation, text→image Recall@1/5/10, every blend or fusion weight chosen by 5-fold cross-validation over the
 captioned photos (fitted on the captions of 64, measured on the other 16; all 160 photos in the gallery):
 
-- dense: the bundle's image embedding alone (the server before this work);
+- dense: the bundle's image embedding alone (the server before this work), with queries as typed and worded by
+  the bundle's query prompt ("a photo of {}" for ConSE: models/bundle.py TextSpec);
 - + seen (objects): the image embedding blended with the embedding of a sentence built from the detections;
 - + seen (objects, text): the same sentence with the text read in the picture;
 - + seen (alt) / (long): blended with the composed alt text / long description instead;
@@ -222,7 +223,8 @@ def main() -> None:
     started = time.perf_counter()
     seen = look(paths, bundle)
     text_encoder = OnnxTextEncoder(bundle, threads=2)
-    queries = text_encoder.encode_queries(coco.captions)
+    queries = text_encoder.encode_queries(coco.captions)  # worded by the bundle's query prompt, as served
+    typed = text_encoder.encode_texts(coco.captions)  # as typed: what the prompt adds
     owners = np.array(coco.caption_image)
     sentences = {
         "objects": [seen_sentence(o, t, False) for o, t in zip(seen["objects"], seen["text"], strict=True)],
@@ -232,7 +234,11 @@ def main() -> None:
     }
     vectors = {name: text_encoder.encode_texts(texts) for name, texts in sentences.items()}
     image = seen["embeddings"]
-    rows = [("dense (before)", recall(queries @ image.T, list(owners)), "-")]
+    prompt = text_encoder.manifest.text.query_prompt
+    rows = [
+        ("dense, queries as typed (before)", recall(typed @ image.T, list(owners)), "-"),
+        (f"dense, queries worded {prompt!r}", recall(queries @ image.T, list(owners)), "-"),
+    ]
     for name, vec in vectors.items():
         result, chosen = cross_validate(lambda a, vec=vec: queries @ blend(image, vec, a).T, BLENDS, owners, args.folds)
         rows.append((f"+ seen ({name})", result, ", ".join(f"{c:g}" for c in chosen)))
@@ -252,6 +258,14 @@ def main() -> None:
         if name == "objects, text":  # what the server does: the same, plus the exact-words rule (not fitted)
             result, chosen = cross_validate(lambda p, f=fused: f(p) + EXACT_WEIGHT * exact, grid, owners, args.folds)
             label = f"+ seen ({name}) + words + every word in text read ({EXACT_WEIGHT:g})"
+            rows.append((label, result, ", ".join(f"{a:g}/{w:g}" for a, w in chosen)))
+
+            def fused_typed(params, vec=vec):
+                a, w = params
+                return fuse(typed @ blend(image, vec, a).T, lexical, w) + EXACT_WEIGHT * exact
+
+            result, chosen = cross_validate(fused_typed, grid, owners, args.folds)
+            label = "the same with queries as typed (no query prompt)"
             rows.append((label, result, ", ".join(f"{a:g}/{w:g}" for a, w in chosen)))
     result, chosen = adapter_cross_validated(
         queries, owners, blend(image, vectors["objects, text"], 0.3), seen["features"], args.folds

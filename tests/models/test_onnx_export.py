@@ -96,7 +96,8 @@ def test_manifest_records_spec_version_and_preprocessing(default_encoder, defaul
     assert manifest.spec == default_encoder.spec and manifest.dim == 384 and len(manifest.version) == 12
     raw = json.loads((default_bundle / "manifest.json").read_text())
     assert raw["image"]["preprocess"]["mean"] == [0.5, 0.5, 0.5]
-    assert raw["format"] == 2 and raw["image"]["classes"] == "classes.json"
+    assert raw["format"] == 3 and raw["image"]["classes"] == "classes.json"
+    assert raw["text"]["query_prompt"] == "a photo of {}"
     assert sorted(p.name for p in default_bundle.iterdir()) == [
         "classes.json",
         "image.onnx",
