@@ -77,12 +77,11 @@ document.addEventListener('glimpse:reading-item', (e) => window.__items.push(e.d
 # closed-set choice among the fixed commands (asked for only then: `ms` is what the page spends). The choice is
 # scored here for every utterance, to show the scores of commands and other speech.
 HEAR_COMMAND = """async (samples) => {
-  const { CHOICES, CHOICE_MIN, parseCommand } = await import('/static/js/voice/commands.js');
+  const { CHOICES, commandFrom, parseCommand } = await import('/static/js/voice/commands.js');
   const result = await window.glimpseVoice.transcribe(new Float32Array(samples));
   const { choice, ms } = await window.glimpseVoice.choose(CHOICES);
   const grammar = parseCommand(result.text);
-  const chosen = choice && choice.score >= CHOICE_MIN ? {name: choice.name} : null;
-  return {text: result.text, choice, command: grammar || chosen, grammar,
+  return {text: result.text, choice, command: commandFrom(result.text, choice), grammar,
           ms: result.ms.total + (grammar ? 0 : ms), choose: ms};
 }"""
 
