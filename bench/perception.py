@@ -76,7 +76,7 @@ def look(paths: list[Path], bundle: Path) -> dict:
     timing = {"detect": [], "read": []}
     for path in paths:
         data = path.read_bytes()
-        outputs = encoder.run(encoder.preprocess.load(data)[None])
+        outputs = encoder.run_views(encoder.preprocess.load_views(data)[None])  # as the pipeline embeds it
         indices, probabilities = top_k(outputs.probabilities, 10)
         labels = [
             Label(encoder.class_ids[c], encoder.class_names[c], float(p))

@@ -85,8 +85,8 @@ def main() -> None:
 
     image = OnnxImageEncoder(folder)
     paths = data.image_paths + data.distractor_paths
-    pixels = np.stack([image.preprocess.load(p.read_bytes()) for p in paths])
-    gallery = np.concatenate([image.encode_pixels(pixels[i : i + 32]) for i in range(0, len(pixels), 32)])
+    views = np.stack([image.preprocess.load_views(p.read_bytes()) for p in paths])
+    gallery = np.concatenate([image.run_views(views[i : i + 32]).embeddings for i in range(0, len(views), 32)])
     recall = {}
     for name, queries_flag in (("fp32", False), ("int8", True)):
         texts = OnnxTextEncoder(folder, queries=queries_flag).encode_queries(data.captions)

@@ -52,7 +52,7 @@ def embed_files(
 
     def decode(index: int) -> tuple[int, np.ndarray | None, str]:
         try:
-            return index, encoder.preprocess.load(read(index)), ""
+            return index, encoder.preprocess.load_views(read(index)), ""
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch job
             return index, None, f"{type(exc).__name__}: {exc}"
 
@@ -63,7 +63,7 @@ def embed_files(
             good = [(i, px) for i, px, _ in batch if px is not None]
             failed.update({i: reason for i, px, reason in batch if px is None})
             if good:
-                out = encoder.run(np.stack([px for _, px in good]))
+                out = encoder.run_views(np.stack([px for _, px in good]))
                 parts.append((out.embeddings, out.features, *top_k(out.probabilities, classes)))
                 ok.extend(i for i, _ in good)
             if progress:

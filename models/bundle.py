@@ -23,7 +23,8 @@ from pathlib import Path
 MANIFEST = "manifest.json"
 # 2: image.onnx has a third output (class probabilities) and the bundle carries classes.json.
 # 3: the text spec carries the query prompt.
-FORMAT = 3
+# 4: the image preprocessing may ask for corner views (ImagePreprocess.corner_crop).
+FORMAT = 4
 
 
 @dataclass(frozen=True)

@@ -114,17 +114,17 @@ def random_floor(n_queries: int, n_gallery: int, caption_image: list[int], dim: 
 def evaluate_encoders(
     text_encoder, image_encoder, coco: Path | None, stamps: list[tuple[Path, str]]
 ) -> dict[str, float]:
-    """Recall@1/5/10 of a text + image encoder pair (anything with encode_queries / preprocess + encode_pixels).
+    """Recall@1/5/10 of a text + image encoder pair (encode_queries; an OnnxImageEncoder).
 
     ``coco``: folder in the coco-mini layout (text→image over captioned + distractor images, image→text over
     the captioned ones). ``stamps``: (image path, description) pairs, each description a query for its image.
     """
     metrics: dict[str, float] = {}
 
-    def embed(paths: list[Path]) -> np.ndarray:
-        pixels = [image_encoder.preprocess.load(p.read_bytes()) for p in paths]
+    def embed(paths: list[Path]) -> np.ndarray:  # as the pipeline embeds them: every view the bundle asks for
+        views = [image_encoder.preprocess.load_views(p.read_bytes()) for p in paths]
         return np.concatenate(
-            [image_encoder.encode_pixels(np.stack(pixels[i : i + 32])) for i in range(0, len(pixels), 32)]
+            [image_encoder.run_views(np.stack(views[i : i + 32])).embeddings for i in range(0, len(views), 32)]
         )
 
     if coco is not None and (coco / "captions_train2017.json").exists():

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from models.atomic import staged_folder
-from models.bundle import FORMAT, BundleManifest, ImageSpec, content_version
+from models.bundle import FORMAT, BundleManifest, ImageSpec, TextSpec, content_version
 from models.encoders.base import Encoder
 
 logger = logging.getLogger(__name__)
@@ -116,13 +116,19 @@ def export_bundle(encoder: Encoder, folder: Path, with_image: bool = True) -> Bu
         manifest = BundleManifest(
             spec=encoder.spec,
             dim=encoder.dim,
-            version=content_version(staging, files, settings=f"query_prompt={text_spec.query_prompt}"),
+            version=content_version(staging, files, settings=_settings(text_spec, image_spec)),
             text=text_spec,
             image=image_spec,
             format=FORMAT,
         )
         manifest.save(staging)
     return manifest
+
+
+def _settings(text_spec: TextSpec, image_spec: ImageSpec | None) -> str:
+    """What the manifest adds to the files about how they are used: part of the bundle's version."""
+    preprocess = json.dumps(image_spec.preprocess, sort_keys=True) if image_spec else ""
+    return f"query_prompt={text_spec.query_prompt};preprocess={preprocess}"
 
 
 @dataclass(frozen=True)

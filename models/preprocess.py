@@ -18,13 +18,22 @@ _RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.B
 
 @dataclass(frozen=True)
 class ImagePreprocess:
-    """Resize the short side to ``size / crop_pct``, centre-crop ``size``², scale to [0, 1], normalise."""
+    """Resize the short side to ``size / crop_pct``, centre-crop ``size``², scale to [0, 1], normalise.
+
+    ``corner_crop`` > 0 adds four more views for the shared text/image embedding (``views``): the square corners
+    of that fraction of the short side, each preprocessed like the whole picture. The centre view alone misses
+    what is near the edges of a wide photo and sees everything at one scale (docs/models.md, "Views")."""
 
     size: int = 224
     crop_pct: float = 0.875
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     interpolation: str = "bicubic"
+    corner_crop: float = 0.0
+
+    @property
+    def view_count(self) -> int:
+        return 5 if self.corner_crop > 0 else 1
 
     @property
     def resize_to(self) -> int:
@@ -46,6 +55,17 @@ class ImagePreprocess:
         array = (array - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return np.ascontiguousarray(array.transpose(2, 0, 1))
 
+    def views(self, image: Image.Image) -> np.ndarray:
+        """A float32 array of shape (view_count, 3, size, size): the centre view first, then the corners."""
+        image = to_rgb(image)
+        out = [self(image)]
+        if self.corner_crop > 0:
+            width, height = image.size
+            side = max(1, round(min(width, height) * self.corner_crop))
+            for left, top in ((0, 0), (width - side, 0), (0, height - side), (width - side, height - side)):
+                out.append(self(image.crop((left, top, left + side, top + side))))
+        return np.stack(out)
+
     def batch(self, images: list[Image.Image]) -> np.ndarray:
         if not images:
             return np.zeros((0, 3, self.size, self.size), np.float32)
@@ -57,6 +77,17 @@ class ImagePreprocess:
             image.draft("RGB", (self.resize_to, self.resize_to))
             return self(ImageOps.exif_transpose(image))
 
+    def load_views(self, data: bytes) -> np.ndarray:
+        """``views`` of image bytes, (view_count, 3, size, size); decoded at a reduced scale only as far as the
+        smallest corner still has the pixels it needs."""
+        with Image.open(io.BytesIO(data)) as image:
+            if self.corner_crop > 0:
+                need = math.ceil(self.resize_to / self.corner_crop)
+                image.draft("RGB", (need, need))
+            else:
+                image.draft("RGB", (self.resize_to, self.resize_to))
+            return self.views(ImageOps.exif_transpose(image))
+
     def to_dict(self) -> dict:
         return {
             "size": self.size,
@@ -64,6 +95,7 @@ class ImagePreprocess:
             "mean": list(self.mean),
             "std": list(self.std),
             "interpolation": self.interpolation,
+            "corner_crop": self.corner_crop,
         }
 
     @classmethod
@@ -74,6 +106,7 @@ class ImagePreprocess:
             mean=tuple(values["mean"]),
             std=tuple(values["std"]),
             interpolation=values.get("interpolation", "bicubic"),
+            corner_crop=float(values.get("corner_crop", 0.0)),
         )
 
 

@@ -98,5 +98,20 @@ class OnnxImageEncoder:
         probabilities = outputs[2] if len(outputs) > 2 else np.zeros((n, 0), np.float32)
         return ImageOutputs(outputs[0], outputs[1], probabilities)
 
+    def run_views(self, views: np.ndarray) -> ImageOutputs:
+        """Outputs for a batch of preprocessed views, (n, view_count, 3, size, size): the shared embedding of
+        each image is its centre view's plus the mean of its other views', re-normalised (one view: unchanged);
+        the image→image features and class probabilities are the centre view's."""
+        n, count = views.shape[:2]
+        outputs = self.run(views.reshape(n * count, *views.shape[2:]))
+        embeddings = outputs.embeddings.reshape(n, count, -1)
+        if count > 1:
+            mixed = embeddings[:, 0] + embeddings[:, 1:].mean(axis=1)
+            combined = (mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        else:
+            combined = embeddings[:, 0]
+        centre = slice(0, n * count, count)
+        return ImageOutputs(combined, outputs.features[centre], outputs.probabilities[centre])
+
     def encode_images(self, images: list[Image.Image], batch_size: int = 32) -> np.ndarray:
         return encode_images_in_batches(self, images, batch_size)

@@ -8,7 +8,7 @@ zero-shot with nothing but an ImageNet classifier and a sentence encoder.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -23,6 +23,8 @@ from models.encoders.torch_towers import TorchTowersEncoder, imagenet_class_name
 PROMPTS = ("a photo of a {}.",)
 # Search queries are worded like the class prompts an image is a mixture of (models/bundle.py TextSpec).
 QUERY_PROMPT = "a photo of {}"
+# The shared embedding of an image adds four corner views of 80 % of its short side (models/preprocess.py).
+CORNER_CROP = 0.8
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class ConSEEncoder(TorchTowersEncoder):
         torch.set_grad_enabled(False)
         self.text_model, self.tokenizer = load_minilm()
         self.text_spec = TextSpec(max_length=MAX_TOKENS, pad_id=0, query_prompt=QUERY_PROMPT)
-        classifier, self.preprocess = load_efficientnet_lite(self.config.variant)
+        classifier, preprocess = load_efficientnet_lite(self.config.variant)
+        self.preprocess = replace(preprocess, corner_crop=CORNER_CROP)
         self.class_names = imagenet_class_names()
         self.class_embeddings = self._embed_classes()
         self.image_model = ConSEImageTower(

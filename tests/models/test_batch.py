@@ -41,3 +41,20 @@ def test_embed_files_with_nothing_to_do_returns_empty_arrays(tiny_bundle):
 
     result = embed_files(lambda i: b"", 0, OnnxImageEncoder(tiny_bundle), classes=5)
     assert result.embeddings.shape[0] == 0 and result.top_classes.shape == (0, 5) and result.ok == []
+
+
+def test_embed_files_embeds_every_view_the_preprocessing_asks_for(tiny_bundle):
+    from dataclasses import replace
+
+    from models.runtime import OnnxImageEncoder
+
+    encoder = OnnxImageEncoder(tiny_bundle)
+    encoder.preprocess = replace(encoder.preprocess, corner_crop=0.8)
+    files = [_png(photo(60, 40, seed=5)), _png(photo(40, 60, seed=6))]
+    result = embed_files(lambda i: files[i], len(files), encoder, batch_size=1, classes=3)
+    views = np.stack([encoder.preprocess.load_views(data) for data in files])
+    assert views.shape[1] == 5
+    np.testing.assert_allclose(result.embeddings, encoder.run_views(views).embeddings, atol=1e-5)
+    centre = encoder.run(views[:, 0])
+    np.testing.assert_allclose(result.features, centre.features, atol=1e-5)  # image→image: the centre view
+    assert not np.allclose(result.embeddings, centre.embeddings, atol=1e-3)  # the corners count

@@ -59,6 +59,26 @@ def test_queries_are_worded_by_the_bundles_prompt(tiny_bundle, default_bundle):
     np.testing.assert_array_equal(clip.encode_queries(queries), clip.encode_texts(queries))
 
 
+def test_views_make_one_embedding_and_the_centre_gives_features_and_classes(tiny_bundle):
+    encoder = OnnxImageEncoder(tiny_bundle)
+    size = encoder.preprocess.size
+    views = np.random.default_rng(0).uniform(-1, 1, (2, 5, 3, size, size)).astype(np.float32)
+    each = encoder.run(views.reshape(10, 3, size, size))
+    out = encoder.run_views(views)
+    mixed = each.embeddings[0::5] + each.embeddings.reshape(2, 5, -1)[:, 1:].mean(axis=1)
+    np.testing.assert_allclose(out.embeddings, mixed / np.linalg.norm(mixed, axis=1, keepdims=True), atol=1e-5)
+    np.testing.assert_allclose(out.features, each.features[0::5], atol=1e-6)
+    np.testing.assert_allclose(out.probabilities, each.probabilities[0::5], atol=1e-6)
+    one = encoder.run_views(views[:, :1])  # a single view: the same as run
+    np.testing.assert_allclose(one.embeddings, each.embeddings[0::5], atol=1e-6)
+
+
+def test_the_default_bundle_embeds_corner_views(default_bundle):
+    manifest = BundleManifest.load(default_bundle)
+    assert manifest.image.preprocess["corner_crop"] == 0.8
+    assert OnnxImageEncoder(default_bundle).preprocess.view_count == 5
+
+
 @pytest.mark.slow
 def test_default_model_image_parity_on_real_photos(default_encoder, default_bundle):
     paths = sorted((coco_root() / "train2017").glob("*.jpg"))[:16]
@@ -96,7 +116,7 @@ def test_manifest_records_spec_version_and_preprocessing(default_encoder, defaul
     assert manifest.spec == default_encoder.spec and manifest.dim == 384 and len(manifest.version) == 12
     raw = json.loads((default_bundle / "manifest.json").read_text())
     assert raw["image"]["preprocess"]["mean"] == [0.5, 0.5, 0.5]
-    assert raw["format"] == 3 and raw["image"]["classes"] == "classes.json"
+    assert raw["format"] == 4 and raw["image"]["classes"] == "classes.json"
     assert raw["text"]["query_prompt"] == "a photo of {}"
     assert sorted(p.name for p in default_bundle.iterdir()) == [
         "classes.json",

@@ -28,8 +28,32 @@ def test_bytes_and_image_paths_agree_for_png():
 
 
 def test_round_trip_dict():
-    pre = ImagePreprocess(size=240, crop_pct=0.882, interpolation="bilinear")
+    pre = ImagePreprocess(size=240, crop_pct=0.882, interpolation="bilinear", corner_crop=0.8)
     assert ImagePreprocess.from_dict(pre.to_dict()) == pre
+    older = {k: v for k, v in pre.to_dict().items() if k != "corner_crop"}  # a bundle exported before views
+    assert ImagePreprocess.from_dict(older).view_count == 1
+
+
+def test_views_are_the_centre_then_the_four_corners():
+    pre = ImagePreprocess(size=16, crop_pct=1.0, corner_crop=0.5)
+    quarters = Image.new("RGB", (200, 100), (0, 0, 0))  # four colours in the four corners, grey between
+    quarters.paste((128, 128, 128), (50, 0, 150, 100))
+    for (left, top), colour in zip(
+        ((0, 0), (150, 0), (0, 50), (150, 50)), ((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)), strict=True
+    ):
+        quarters.paste(colour, (left, top, left + 50, top + 50))
+    views = pre.views(quarters)
+    assert views.shape == (5, 3, 16, 16) and views.dtype == np.float32
+    np.testing.assert_array_equal(views[0], pre(quarters))  # the centre view is the single view
+    corners = [view.reshape(3, -1).mean(axis=1) for view in views[1:]]  # mean colour of each, in [-1, 1]
+    np.testing.assert_allclose(corners, [[1, -1, -1], [-1, 1, -1], [-1, -1, 1], [1, 1, 1]], atol=0.05)
+    assert ImagePreprocess(size=16).views(quarters).shape == (1, 3, 16, 16)  # no corner_crop: one view
+
+
+def test_views_from_bytes_match_views_of_the_image():
+    pre = ImagePreprocess(size=32, crop_pct=0.875, corner_crop=0.8)
+    image = photo(120, 90, seed=4)
+    np.testing.assert_allclose(pre.load_views(encode(image, "PNG")), pre.views(image), atol=1e-6)
 
 
 def test_empty_batch():
