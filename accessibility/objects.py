@@ -129,8 +129,11 @@ def objects_phrase(seen: list[Seen], limit: int = 3) -> str | None:
 
 def seen_sentence(objects: Sequence, text: Sequence[str] = ()) -> str:
     """What was seen as one sentence for a text encoder: 'a photo of two people and a dog with the words
-    "STOP"'. Blended into the image embedding (models/fusion.py), it lets text queries match detections."""
+    "STOP"'. Blended into the image embedding (models/fusion.py), it lets text queries match detections. Empty
+    when nothing was seen: there is nothing to pull the picture towards."""
     phrase = objects_phrase(tally(objects))
-    sentence = f"a photo of {phrase}" if phrase else "a photo"
     words = " ".join(t for t in text if t)
+    if not phrase and not words:
+        return ""
+    sentence = f"a photo of {phrase}" if phrase else "a photo"
     return f'{sentence} with the words "{words}"' if words else sentence

@@ -37,12 +37,12 @@ from PIL import Image
 
 from accessibility.describer import Describer, Facts, TextRead, load_reduced
 from accessibility.labels import Label
-from accessibility.objects import NUMBERS, objects_phrase, tally
+from accessibility.objects import NUMBERS, seen_sentence
 from accessibility.wordnet import default_wordnet
 from models.batch import top_k
 from models.detectors.centernet import CenterNetDetector
 from models.evaluation import coco_root, load_coco_captions, ranks_of_positives, recall_at
-from models.fusion import blend, fuse
+from models.fusion import blend, fuse, seen_vectors
 from models.lexical import LexicalIndex, objects_text
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder
 from models.text_reader import TextReader
@@ -57,13 +57,6 @@ PEOPLE = re.compile(
     r"\b(person|people|man|men|woman|women|boy|boys|girl|girls|child|children|kid|kids|guy|guys|lady|ladies|"
     r"player|players|skier|surfer|crowd|family|couple|group)\b"
 )
-
-
-def seen_sentence(objects, read, with_text: bool) -> str:
-    phrase = objects_phrase(tally(objects)) or ""
-    text = " ".join(t.text for t in read) if with_text and read else ""
-    sentence = f"a photo of {phrase}" if phrase else "a photo"
-    return f'{sentence} with the words "{text}"' if text else sentence
 
 
 def look(paths: list[Path], bundle: Path) -> dict:
@@ -227,12 +220,14 @@ def main() -> None:
     typed = text_encoder.encode_texts(coco.captions)  # as typed: what the prompt adds
     owners = np.array(coco.caption_image)
     sentences = {
-        "objects": [seen_sentence(o, t, False) for o, t in zip(seen["objects"], seen["text"], strict=True)],
-        "objects, text": [seen_sentence(o, t, True) for o, t in zip(seen["objects"], seen["text"], strict=True)],
+        "objects": [seen_sentence(objects) for objects in seen["objects"]],
+        "objects, text": [
+            seen_sentence(o, [line.text for line in t]) for o, t in zip(seen["objects"], seen["text"], strict=True)
+        ],
         "alt": seen["alt"],
         "long": seen["long"],
     }
-    vectors = {name: text_encoder.encode_texts(texts) for name, texts in sentences.items()}
+    vectors = {name: seen_vectors(text_encoder, texts) for name, texts in sentences.items()}
     image = seen["embeddings"]
     prompt = text_encoder.manifest.text.query_prompt
     rows = [

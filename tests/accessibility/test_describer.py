@@ -7,7 +7,7 @@ from PIL import Image
 
 from accessibility.describer import ALT_LIMIT, Caption, Describer, Facts, TextRead
 from accessibility.labels import Label
-from accessibility.objects import counted, named_in, objects_phrase, plural, spoken, tally
+from accessibility.objects import counted, named_in, objects_phrase, plural, seen_sentence, spoken, tally
 from accessibility.wording import about_percent, article, clean_text, hedge, join_words, spoken_date
 from accessibility.wordnet import default_wordnet
 from models.detectors.base import Detection
@@ -276,3 +276,11 @@ def test_a_source_naming_a_kind_of_person_already_mentions_the_person(describer)
         solid((90, 90, 90)), [], Facts(10, 10, source_description="A white cat on a sofa"), objects=[person]
     )
     assert "a person, which the source does not mention" in white.long  # "white" here is a colour, not a person
+
+
+def test_the_seen_sentence_is_empty_when_nothing_was_seen():
+    assert seen_sentence(seen(("person", 0.9), ("person", 0.8), ("dog", 0.7))) == "a photo of two people and a dog"
+    assert seen_sentence(seen(("dog", 0.7)), ["STOP", ""]) == 'a photo of a dog with the words "STOP"'
+    assert seen_sentence([], ["STOP"]) == 'a photo with the words "STOP"'
+    assert seen_sentence(seen(("dog", 0.2)), [""]) == ""  # under the 0.3 floor and no text: nothing to say
+    assert seen_sentence([]) == ""

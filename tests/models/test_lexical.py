@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from models.fusion import blend, fuse
 from models.lexical import LexicalIndex, objects_text, query_terms, reasons
 
 ROWS = [
@@ -58,15 +56,3 @@ def test_query_terms_and_reasons() -> None:
     assert reasons("stop sign", [("stop sign", 1)], "STOP", ()) == ["stop sign", 'text: "STOP"']
     assert reasons("yak", [], "", ("source",)) == ["words of its source"]
     assert reasons("cat", [("dog", 1)], "", ()) == []
-
-
-def test_fusion_adds_the_normalised_word_score_and_blend_stays_unit_length() -> None:
-    dense = np.array([[0.5, 0.45, 0.1]])
-    lexical = np.array([[0.0, 4.0, 2.0]])
-    assert np.allclose(fuse(dense, lexical, 0.1), [[0.5, 0.55, 0.15]])
-    assert np.allclose(fuse(dense, np.zeros_like(dense), 0.1), dense)  # no word matched: dense unchanged
-    rng = np.random.default_rng(0)
-    images, seen = rng.normal(size=(5, 8)), rng.normal(size=(5, 8))
-    mixed = blend(images, seen, 0.3)
-    assert np.allclose(np.linalg.norm(mixed, axis=1), 1)
-    assert np.allclose(blend(images, seen, 0.0), images / np.linalg.norm(images, axis=1, keepdims=True))

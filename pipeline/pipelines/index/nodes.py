@@ -115,7 +115,7 @@ def _seen_sentences(seen: pd.DataFrame | None, count: int) -> list[str]:
     from models.detectors import detections_from_json
 
     if seen is None:
-        return ["a photo"] * count
+        return [""] * count
     out = []
     for objects, lines in zip(seen["objects"], seen["text_lines"], strict=True):
         found = detections_from_json(objects)
@@ -136,11 +136,10 @@ def _fingerprint(weight: float, sentences: list[str]) -> str:
 
 def _blended(current: pd.DataFrame, sentences: list[str], bundle: dict[str, Any], weight: float) -> np.ndarray:
     """The image embeddings pulled towards the bundle's text embedding of what was seen in each image."""
-    from models.fusion import blend
+    from models.fusion import blend, seen_vectors
     from models.runtime import OnnxTextEncoder
 
-    encoder = OnnxTextEncoder(bundle["folder"], threads=2)
-    seen = encoder.encode_texts(sentences)
+    seen = seen_vectors(OnnxTextEncoder(bundle["folder"], threads=2), sentences)
     return blend(np.stack(current["embedding"].to_numpy()).astype(np.float32), seen, weight)
 
 
