@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.feedback_loop import ROOT, kedro, recall, serve
+from bench.feedback_loop import kedro, recall, scratch_project, serve
 from bench.simulate_users import coco_queries
 from models.evaluation import coco_root
 
@@ -35,18 +35,8 @@ def main() -> None:
     if not (coco / "captions_train2017.json").exists():
         raise SystemExit(f"{coco} has no captions_train2017.json (a folder in the coco-mini layout is needed)")
     project = args.workdir or Path(tempfile.mkdtemp(prefix="glimpse-api-recall-"))
-    project.mkdir(parents=True, exist_ok=True)
     try:
-        shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
-        shutil.copytree(ROOT / "conf", project / "conf", dirs_exist_ok=True, ignore=shutil.ignore_patterns("local"))
-        (project / "conf" / "local").mkdir(exist_ok=True)
-        params = {
-            "ingest.root": str(coco),
-            "model.bundle_root": str(ROOT / "models" / "onnx"),
-            "evaluate.coco_root": str(coco),
-            "evaluate.demo_manifest": str(project / "no-manifest.csv"),
-            "describe.source_manifest": str(project / "no-manifest.csv"),
-        }
+        params = scratch_project(project, coco)
         seconds = kedro(project, params)
         queries = coco_queries(coco, range(5))
         photos = sum(1 for p in coco.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
@@ -57,7 +47,8 @@ def main() -> None:
             server.stop(grace_s=30)
         print(f"## Text→image through the API: {coco.name} ({len(queries)} captions, {photos} photos in the gallery)\n")
         print("| R@1 | R@5 | R@10 |\n|---|---|---|")
-        print(" | ".join(f"{figures[k]:.3f}" for k in ("R@1", "R@5", "R@10")).join(("| ", " |")))
+        row = " | ".join(f"{figures[k]:.3f}" for k in ("R@1", "R@5", "R@10"))
+        print(f"| {row} |")
         print(f"\nCollection built in {seconds:.0f} s.")
     finally:
         if not args.keep and args.workdir is None:

@@ -38,6 +38,22 @@ ROOT = Path(__file__).resolve().parents[1]
 KS = (1, 5, 10)
 
 
+def scratch_project(project: Path, coco: Path) -> dict[str, str]:
+    """A Kedro project in ``project`` with the repo's settings, over the photos of ``coco`` (read where they are,
+    never copied) and the repo's exported ONNX bundle; returns the parameters its runs take."""
+    project.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
+    shutil.copytree(ROOT / "conf", project / "conf", dirs_exist_ok=True, ignore=shutil.ignore_patterns("local"))
+    (project / "conf" / "local").mkdir(exist_ok=True)
+    return {
+        "ingest.root": str(coco),
+        "model.bundle_root": str(ROOT / "models" / "onnx"),
+        "evaluate.coco_root": str(coco),
+        "evaluate.demo_manifest": str(project / "no-manifest.csv"),
+        "describe.source_manifest": str(project / "no-manifest.csv"),
+    }
+
+
 def kedro(project: Path, params: dict[str, str], pipelines: str | None = None) -> float:
     cmd = [str(ROOT / ".venv" / "bin" / "kedro"), "run", "--params", ",".join(f"{k}={v}" for k, v in params.items())]
     if pipelines:
@@ -109,17 +125,7 @@ def main() -> None:
     if not (COCO / "captions_train2017.json").exists():
         sys.exit(f"{COCO} is missing (coco-mini: set GLIMPSE_COCO)")
     project = args.workdir or Path(tempfile.mkdtemp(prefix="glimpse-feedback-loop-"))
-    project.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
-    shutil.copytree(ROOT / "conf", project / "conf", dirs_exist_ok=True, ignore=shutil.ignore_patterns("local"))
-    (project / "conf" / "local").mkdir(exist_ok=True)
-    base_params = {
-        "ingest.root": str(COCO),
-        "model.bundle_root": str(ROOT / "models" / "onnx"),
-        "evaluate.coco_root": str(COCO),
-        "evaluate.demo_manifest": str(project / "no-manifest.csv"),
-        "describe.source_manifest": str(project / "no-manifest.csv"),
-    }
+    base_params = scratch_project(project, COCO)
     seconds = {"collection": kedro(project, base_params)}
     played, held_out = coco_queries(COCO, [0, 1, 2]), coco_queries(COCO, [3, 4])
     arms = {
