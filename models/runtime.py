@@ -11,7 +11,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from models.bundle import BundleManifest
-from models.encoders.base import encode_images_in_batches
+from models.encoders.base import encode_images_in_batches, l2_normalise
 from models.preprocess import ImagePreprocess
 from models.tokenizer import TextTokenizer
 
@@ -105,11 +105,8 @@ class OnnxImageEncoder:
         n, count = views.shape[:2]
         outputs = self.run(views.reshape(n * count, *views.shape[2:]))
         embeddings = outputs.embeddings.reshape(n, count, -1)
-        if count > 1:
-            mixed = embeddings[:, 0] + embeddings[:, 1:].mean(axis=1)
-            combined = (mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-        else:
-            combined = embeddings[:, 0]
+        centre_view = embeddings[:, 0]
+        combined = centre_view if count == 1 else l2_normalise(centre_view + embeddings[:, 1:].mean(axis=1))
         centre = slice(0, n * count, count)
         return ImageOutputs(combined, outputs.features[centre], outputs.probabilities[centre])
 
