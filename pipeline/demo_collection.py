@@ -273,13 +273,41 @@ def _debian_item(
     )
 
 
+def upright(source: Path, angle: int, folder: Path) -> Path:
+    """``source`` turned ``angle`` degrees clockwise (a copy in ``folder``), or ``source`` itself at 0.
+
+    KPhotoAlbum keeps a photo's rotation in its index, not in the file: four of its demo photos are stored
+    sideways or upside down. People would see them so, and the detector missed the two men in one of them
+    and the two people in another (upside down).
+    """
+    from PIL import Image
+
+    turns = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
+    angle %= 360
+    if angle == 0:
+        return source
+    if angle not in turns:
+        raise ValueError(f"{source.name}: a rotation of {angle} degrees is not a quarter turn")
+    target = folder / source.name
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with Image.open(source) as image, atomic_write(target) as handle:
+            # The camera's EXIF (date, model) stays; JPEG has no lossless turn in Pillow, so quality 95.
+            image.transpose(turns[angle]).save(
+                handle, "JPEG", quality=95, exif=image.getexif(), icc_profile=image.info.get("icc_profile")
+            )
+    return target
+
+
 def kphotoalbum_items(root: Path, version: str) -> Iterator[tuple[Path, Item]]:
     demo = root / "usr/share/kphotoalbum/demo"
     stanzas = dep5_licences(root, "kphotoalbum")
     notes: dict[str, str] = {}
+    angles: dict[str, int] = {}
     index = demo / "index.xml"
     if index.exists():
         for image in ET.parse(index).getroot().iter("image"):
+            angles[image.get("file", "")] = int(image.get("angle", "0") or 0)
             tags = [
                 v.get("value", "")
                 for option in image.iter("option")
@@ -295,7 +323,7 @@ def kphotoalbum_items(root: Path, version: str) -> Iterator[tuple[Path, Item]]:
             continue
         installed = source.relative_to(root).as_posix()
         yield (
-            source,
+            upright(source, angles.get(source.name, 0), demo / ".upright"),
             _debian_item(
                 "kphotoalbum",
                 version,

@@ -124,3 +124,32 @@ def test_photo_cutouts_are_told_from_clip_art(tmp_path):
     flat.save(tmp_path / "flat.png")
     assert dc.is_photo_cutout(tmp_path / "photo.png")
     assert not dc.is_photo_cutout(tmp_path / "flat.png")
+
+
+def test_kphotoalbum_photos_are_turned_the_way_the_album_shows_them(tmp_path):
+    """The album stores rotations in its index, not the files: a photo marked 90° is copied turned clockwise,
+    with its EXIF kept; an unmarked one is the installed file itself."""
+    demo = tmp_path / "usr/share/kphotoalbum/demo"
+    demo.mkdir(parents=True)
+    sideways = Image.new("RGB", (80, 40), (20, 20, 200))
+    sideways.paste((220, 20, 20), (0, 0, 40, 40))  # red on the left: on top once turned clockwise
+    exif = Image.Exif()
+    exif[0x0110] = "TEST CAMERA"
+    sideways.save(demo / "wayne.jpg", quality=95, exif=exif)
+    Image.new("RGB", (60, 40), (0, 120, 0)).save(demo / "grass.jpg")
+    (demo / "index.xml").write_text(
+        '<KPhotoAlbum><images><image file="wayne.jpg" description="Wayne and Jim." angle="90"/>'
+        '<image file="grass.jpg" angle="0"/></images></KPhotoAlbum>'
+    )
+    items = {item.file: (source, item) for source, item in dc.kphotoalbum_items(tmp_path, "1.0")}
+    source, item = items["kphotoalbum/wayne.jpg"]
+    assert item.description == "Wayne and Jim."
+    assert item.original_path == "/usr/share/kphotoalbum/demo/wayne.jpg"
+    with Image.open(source) as turned:
+        assert turned.size == (40, 80)
+        top, bottom = turned.getpixel((20, 10)), turned.getpixel((20, 70))
+        assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0], (top, bottom)
+        assert turned.getexif()[0x0110] == "TEST CAMERA"
+    assert items["kphotoalbum/grass.jpg"][0] == demo / "grass.jpg"
+    with pytest.raises(ValueError, match="not a quarter turn"):
+        dc.upright(demo / "grass.jpg", 45, tmp_path / "out")
