@@ -170,9 +170,30 @@ def test_a_yak_stamp_whose_source_says_a_yak(describer):
         maybe.long
     )
     sure = describer.describe(None, [], facts, objects=seen(("dog", 0.9)))
-    assert sure.alt == "A yak" and "The models also see a dog, which the source does not mention." in sure.long
+    assert sure.alt == "A yak; the models see a dog"  # a sure guess that disagrees is said, not kept silent
+    assert "The models also see a dog, which the source does not mention." in sure.long
+    stamp = solid((0, 0, 0, 0), (60, 60), "RGBA")
+    stamp.paste((200, 160, 90, 255), (10, 10, 50, 50))
+    drawn = describer.describe(stamp, [], facts, objects=seen(("dog", 0.9)))
+    assert drawn.alt == "A yak, cut-out, in tan"  # on a cut-out the detector's guess stays in the long text
+    assert "The models also see a dog, which the source does not mention." in drawn.long
     named = describer.describe(None, [], Facts(source_description="Dogs! At dusk"), objects=seen(("dog", 0.9)))
+    assert "models" not in named.alt  # the source already names it
     assert "The models also see a dog." in named.long  # "Dogs!" names the dog
+
+
+def test_a_tagged_photo_says_who_and_what_the_models_see(describer):
+    """A source of tags names nobody as a person: the alt adds the people (and things) the models are sure of,
+    never the unsure ones, and leaves out what the source already names."""
+    tags = Facts(800, 533, source_description="Tags: Grand Canyon, Jesper.")
+    said = describer.describe(None, [], tags, objects=seen(("person", 0.6), ("person", 0.6), ("cup", 0.35)))
+    assert said.alt == "Tags: Grand Canyon, Jesper; the models see two people"
+    assert "The models also see two people, possibly also a cup, which the source does not mention." in said.long
+    anne = Facts(source_description="Tags: Grand Canyon, Anne Helene, Jesper.")  # WordNet knows Anne is a person
+    assert describer.describe(None, [], anne, objects=seen(("person", 0.6))).alt == anne.source_description[:-1]
+    girlfriend = Facts(source_description="May I introduce Anne Helene, my girlfriend.")
+    said = describer.describe(None, [], girlfriend, objects=seen(("person", 0.9), ("dog", 0.8)))
+    assert said.alt == "May I introduce Anne Helene, my girlfriend; the models see a dog"  # a girlfriend is a person
 
 
 @pytest.mark.parametrize(

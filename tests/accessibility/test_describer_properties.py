@@ -52,7 +52,7 @@ from accessibility.describer import (
     what_sentence,
 )
 from accessibility.labels import Label, Subject, identify
-from accessibility.objects import MANY, MAYBE, NUMBERS, SURE, Seen, objects_phrase, plural, spoken, tally
+from accessibility.objects import MANY, MAYBE, NUMBERS, SURE, Seen, mentioned, objects_phrase, plural, spoken, tally
 from accessibility.wording import (
     UNNAMED_BELOW,
     about_percent,
@@ -385,7 +385,7 @@ def check_alt(alt: str, quoted: tuple[str, ...] = ()) -> None:
         lead = capitalise(words)
         if lead.startswith(alt):  # the source's words are all the alt says (cut to fit, perhaps)
             skeleton = "Q"
-        elif skeleton.startswith(f"{lead}, "):
+        elif skeleton.startswith((f"{lead}, ", f"{lead}; ")):
             skeleton = "Q" + skeleton[len(lead) :]
         skeleton = skeleton.replace(f'"{words}"', '"Q"')
     if skeleton.startswith("Q"):  # the source's words open it: at a letter or digit, or a quote or bracket before one
@@ -596,29 +596,36 @@ def test_any_input_gives_a_clean_bounded_description(image, labels, facts, capti
 
 
 def evidence_alt_parts(evidence: dict) -> list[str]:
-    """The alt phrase's parts, most important first, as the evidence says they must be: the source's words, or
-    the objects detected, or the classifier's subject; the text read surely; then how it looks."""
-    lead = alt_source(evidence["source_description"] or "")
-    if not lead and evidence["said_objects"]:
-        lead = objects_phrase([Seen(**s) for s in evidence["said_objects"]])
+    """The alt phrase's parts, each with the punctuation that joins it, most important first, as the evidence
+    says they must be: the source's words and what the models are sure of that those words do not name (not on a
+    cut-out), or the objects detected, or the classifier's subject; the text read surely; then how it looks."""
+    source = evidence["source_description"] or ""
+    lead = alt_source(source)
+    said = [Seen(**s) for s in evidence["said_objects"]]
+    models_view = lead and not evidence["cut_out"]  # not on cut-outs, where the detector is often wrong
+    unnamed = [s for s in said if s.count and not mentioned(s.name, source, describer().wordnet)] if models_view else []
+    if not lead and said:
+        lead = objects_phrase(said)
     subject = evidence["subject"]
     if not lead and subject and subject["confidence"] >= UNNAMED_BELOW:
         lead = f"{hedge(subject['confidence'])} {article(subject['name'])}".strip()
     parts = [capitalise(lead or "unidentified subject")]
+    if unnamed:
+        parts.append(f"; the models see {objects_phrase(unnamed)}")
     sure = [line["text"] for line in evidence["text"] if line["confidence"] >= TEXT_SURE]
     if sure:
-        parts.append(f'with the words "{truncate_words(" ".join(sure), TEXT_IN_ALT)}"')
+        parts.append(f', with the words "{truncate_words(" ".join(sure), TEXT_IN_ALT)}"')
     if not evidence["pixels_read"]:
         return parts
     colours = [c["name"] for c in evidence["colours"]]
     if evidence["cut_out"]:
-        parts.append("cut-out")
+        parts.append(", cut-out")
     if evidence["black_and_white"]:
-        parts.append("black and white")
+        parts.append(", black and white")
     elif colours:
-        parts.append("in " + join_words(colours[:3]))
+        parts.append(", in " + join_words(colours[:3]))
     else:
-        parts.append("fully transparent")
+        parts.append(", fully transparent")
     return parts
 
 
@@ -669,8 +676,8 @@ def test_every_claim_is_backed_by_the_evidence(image, labels, facts, caption, ob
 
     # alt: the parts the evidence calls for, in order, the least important dropped only to fit the limit
     parts = evidence_alt_parts(evidence)
-    fits = [k for k in range(1, len(parts) + 1) if len(", ".join(parts[:k])) <= ALT_LIMIT]
-    expected = ", ".join(parts[: max(fits)]) if fits else truncate_words(parts[0], ALT_LIMIT)
+    fits = [k for k in range(1, len(parts) + 1) if len("".join(parts[:k])) <= ALT_LIMIT]
+    expected = "".join(parts[: max(fits)]) if fits else truncate_words(parts[0], ALT_LIMIT)
     assert said.alt == expected
 
     # the classifier's view, in words only; with objects detected it is the picture as a whole, or nothing
@@ -826,7 +833,7 @@ def test_alt_depends_only_on_what_is_shown(image, labels, facts, caption, object
         assert said.alt == unsourced.alt
     else:  # the source's words lead it (cut to fit, perhaps), in place of what the models see
         lead = capitalise(lead)
-        assert lead.startswith(said.alt) or said.alt.startswith(f"{lead}, "), said.alt
+        assert lead.startswith(said.alt) or said.alt.startswith((f"{lead}, ", f"{lead}; ")), said.alt
 
 
 @PROPERTY
