@@ -27,6 +27,7 @@ from accessibility.labels import Label, Subject, identify
 from accessibility.objects import Seen, mentioned, objects_phrase, tally
 from accessibility.wording import (
     OPENERS,
+    PROBABLY,
     UNNAMED_BELOW,
     article,
     capitalise,
@@ -40,7 +41,7 @@ from accessibility.wording import (
 )
 from accessibility.wordnet import WordNet
 
-VERSION = "composed-8"  # bump when the wording changes, so the pipeline describes every image again
+VERSION = "composed-9"  # bump when the wording changes, so the pipeline describes every image again
 ALT_LIMIT = 125
 PANORAMA_RATIO = 2.5
 TINY_SIDE = 64
@@ -123,6 +124,7 @@ class Describer:
         ]
         evidence = {
             "describer": VERSION,
+            "alt_lead": alt_lead(source, things, subject),
             "subject": asdict(subject) if subject else None,
             "labels": [{"id": lab.id, "name": lab.name, "p": round(lab.probability, 4)} for lab in labels],
             "objects": [
@@ -208,7 +210,13 @@ def compose_alt(
     is the detector on cut-outs: on the demo's Tux Paint stamps 5 of the 8 sure detections this would add were
     wrong (a flower "a person", an avocado "a cat"), on its photos 2 of 15 (docs/descriptions.md)."""
     lead = alt_source(source)
-    parts = [capitalise(lead or objects_phrase(list(things)) or subject_phrase(subject) or "unidentified subject")]
+    said = {
+        "source": lead,
+        "objects": objects_phrase(list(things)),
+        "subject": subject_phrase(subject),
+        None: "unidentified subject",
+    }[alt_lead(source, things, subject)]
+    parts = [capitalise(said)]
     if lead and not (seen is not None and cut_out(seen)):
         unnamed = objects_phrase([t for t in things if t.count and not mentioned(t.name, source, wordnet)])
         if unnamed:
@@ -227,6 +235,19 @@ def compose_alt(
     while len(parts) > 1 and len("".join(parts)) > ALT_LIMIT:
         parts.pop()
     return truncate_words("".join(parts), ALT_LIMIT)
+
+
+def alt_lead(source: str, things: list[Seen], subject: Subject | None) -> str | None:
+    """What the alt leads with: the source's words; else the objects detected, unless the detector is unsure of
+    all of them, none is a person, and the classifier is at least probably right ("possibly a bird" on a photo
+    of a palace the classifier calls "probably a palace"); else the classifier's subject; ``None`` when nothing
+    can be named. A possible person still leads: people are what a listener asks about first."""
+    if alt_source(source):
+        return "source"
+    sure_subject = subject is not None and subject.confidence >= PROBABLY
+    if things and (any(t.count or t.name == "person" for t in things) or not sure_subject):
+        return "objects"
+    return "subject" if subject_phrase(subject) else None
 
 
 def alt_source(source: str) -> str:

@@ -12,6 +12,7 @@ from datetime import date, datetime
 # Confidence bands, highest first: (lowest confidence, hedge said before the noun phrase).
 HEDGES: tuple[tuple[float, str], ...] = ((0.85, ""), (0.5, "probably"), (0.25, "possibly"))
 UNNAMED_BELOW = HEDGES[-1][0]  # below this a guess is not said in alt text at all
+PROBABLY = HEDGES[1][0]  # from here up a guess is said as at least probably right
 
 # A file name is told by its image extension; it is removed with the run of path characters it ends
 # (directories, stem), so "see /home/me/IMG_1.JPG, taken" keeps "see , taken".

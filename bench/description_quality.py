@@ -1,10 +1,10 @@
 """Quality of the composed descriptions against human captions: the captioned Tux Paint stamps of the demo
 collection (one caption each) and ../shared/data/coco-mini (five captions per photo).
 
-- main subject: how often the thing the alt leads with (the first object the detector counted, people first,
-  or else the classifier's subject when it is named) is mentioned in the image's captions — by its name, a
-  plural, or a word that is a kind of it (``accessibility.objects.mentioned``); counted over all images, so an
-  alt that names nothing is a miss; for coco-mini also the stricter "in at least 2 of the 5 captions";
+- main subject: how often the thing the alt leads with (the first object detected, people first, or the
+  classifier's subject, as the describer's evidence says in ``alt_lead``) is mentioned in the image's captions
+  — by its name, a plural, or a word that is a kind of it (``accessibility.objects.mentioned``); counted over
+  all images, so an alt that names nothing is a miss; for coco-mini also the stricter "in at least 2 of the 5 captions";
 - people named: photos whose captions (at least 2 of 5) mention people and whose alt names them;
 - objects named: of the COCO classes at least 2 captions mention, the share the alt names (recall), and of
   the classes the alt names, the share some caption mentions (precision);
@@ -111,6 +111,7 @@ def describe_set(
                     "alt": said.alt,
                     "subject": said.evidence["subject"],
                     "said_objects": said.evidence["said_objects"],
+                    "alt_lead": said.evidence["alt_lead"],
                 }
             )
     return out
@@ -118,12 +119,12 @@ def describe_set(
 
 def lead_mentions(item: dict, wordnet: WordNet) -> int:
     """How many of the image's captions mention the thing its alt leads with (0 when the alt names nothing)."""
-    if item["said_objects"]:
+    if item["alt_lead"] == "objects":
         name = item["said_objects"][0]["name"]
         return sum(mentioned(name, caption, wordnet) for caption in item["captions"])
-    subject = item["subject"]
-    if subject is None or subject["confidence"] < BANDS[-2]:
+    if item["alt_lead"] != "subject":
         return 0
+    subject = item["subject"]
     nouns = nouns_for(wordnet, subject["id"]) | {subject["name"].lower()}
     return sum(mentions([caption], nouns) for caption in item["captions"])
 

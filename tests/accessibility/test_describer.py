@@ -162,6 +162,23 @@ def test_unsure_and_crowded_detections(describer):
     assert objects_phrase(tally(seen(("person", 0.45), ("cat", 0.3)))) == "possibly a person or a cat"
 
 
+def test_a_probable_subject_leads_over_unsure_detections(describer):
+    """ "Possibly a bird" from the detector gives way to the classifier's "probably a palace"; a sure detection,
+    or a classifier no surer than the detector, keeps the objects first."""
+    palace = [Label("n03877845", "palace", 0.56)]
+    said = describer.describe(None, palace, Facts(), objects=seen(("bird", 0.47), ("bird", 0.4)))
+    assert said.alt == "Probably a palace" and said.evidence["alt_lead"] == "subject"
+    assert "It shows possibly a bird." in said.long  # the detector's guess stays in the long description
+    sure = describer.describe(None, palace, Facts(), objects=seen(("bird", 0.6)))
+    assert sure.alt == "A bird" and sure.evidence["alt_lead"] == "objects"
+    unsure = describer.describe(None, [Label("n03877845", "palace", 0.3)], Facts(), objects=seen(("bird", 0.47)))
+    assert unsure.alt == "Possibly a bird" and unsure.evidence["alt_lead"] == "objects"
+    person = describer.describe(None, palace, Facts(), objects=seen(("person", 0.4)))
+    assert person.alt == "Possibly a person" and person.evidence["alt_lead"] == "objects"  # people first
+    nothing = describer.describe(None, [Label("n03877845", "palace", 0.1)], Facts())
+    assert nothing.alt == "Unidentified subject" and nothing.evidence["alt_lead"] is None
+
+
 def test_a_yak_stamp_whose_source_says_a_yak(describer):
     facts = Facts(300, 200, source_description="A yak.")
     maybe = describer.describe(solid((200, 160, 90)), [], facts, objects=seen(("dog", 0.4)))

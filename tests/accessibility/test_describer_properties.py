@@ -54,6 +54,7 @@ from accessibility.describer import (
 from accessibility.labels import Label, Subject, identify
 from accessibility.objects import MANY, MAYBE, NUMBERS, SURE, Seen, mentioned, objects_phrase, plural, spoken, tally
 from accessibility.wording import (
+    PROBABLY,
     UNNAMED_BELOW,
     about_percent,
     article,
@@ -598,17 +599,20 @@ def test_any_input_gives_a_clean_bounded_description(image, labels, facts, capti
 def evidence_alt_parts(evidence: dict) -> list[str]:
     """The alt phrase's parts, each with the punctuation that joins it, most important first, as the evidence
     says they must be: the source's words and what the models are sure of that those words do not name (not on a
-    cut-out), or the objects detected, or the classifier's subject; the text read surely; then how it looks."""
+    cut-out), or the objects detected (unless all are unsure and the classifier is probably right), or the
+    classifier's subject; the text read surely; then how it looks."""
     source = evidence["source_description"] or ""
-    lead = alt_source(source)
+    lead, kind = alt_source(source), "source"
     said = [Seen(**s) for s in evidence["said_objects"]]
     models_view = lead and not evidence["cut_out"]  # not on cut-outs, where the detector is often wrong
     unnamed = [s for s in said if s.count and not mentioned(s.name, source, describer().wordnet)] if models_view else []
-    if not lead and said:
-        lead = objects_phrase(said)
     subject = evidence["subject"]
+    sure = any(s.count or s.name == "person" for s in said)  # or a person, possible or not
+    if not lead and said and (sure or not subject or subject["confidence"] < PROBABLY):
+        lead, kind = objects_phrase(said), "objects"
     if not lead and subject and subject["confidence"] >= UNNAMED_BELOW:
-        lead = f"{hedge(subject['confidence'])} {article(subject['name'])}".strip()
+        lead, kind = f"{hedge(subject['confidence'])} {article(subject['name'])}".strip(), "subject"
+    assert evidence["alt_lead"] == (kind if lead else None)
     parts = [capitalise(lead or "unidentified subject")]
     if unnamed:
         parts.append(f"; the models see {objects_phrase(unnamed)}")
@@ -782,8 +786,9 @@ def test_every_claim_is_backed_by_the_evidence(image, labels, facts, caption, ob
 @example([], "Photo of", [Detection("cat", 0.2, (0, 0, 1, 1))], [])  # nothing detected surely enough to name
 def test_objects_are_said_as_counted(labels, source, objects, text):
     """Counts are the evidence's tally of confident detections, people first; "possibly" only for a class with
-    no confident detection; nothing named without a detection of at least 0.3; and after the source's words,
-    the models' view is flagged exactly when the source names none of what they see."""
+    no confident detection; nothing named without a detection of at least 0.3; the objects lead the alt unless
+    all are unsure and the classifier is probably right; and after the source's words, the models' view is
+    flagged exactly when the source names none of what they see."""
     said = describer().describe(None, labels, Facts(source_description=source), None, objects, text)
     found = detected(objects)
     source_words = clean_text(source) if source else ""
@@ -799,7 +804,12 @@ def test_objects_are_said_as_counted(labels, source, objects, text):
         named = any(coco_named(source_words, n) or kind_named(source_words, n) for n in found)
         assert flagged == (bool(source_words) and not named), sentence_
         check_objects_phrase(body.removesuffix(NOT_MENTIONED).removesuffix("."), objects, 5)
-    if not alt_source(source_words) and found:  # the objects lead the alt: at most three classes
+    subject = said.evidence["subject"]
+    probable = subject is not None and subject["confidence"] >= PROBABLY  # then only sure objects lead
+    sure = any(count or name == "person" for name, (count, _) in found.items())  # a possible person still leads
+    objects_lead = not alt_source(source_words) and found and (sure or not probable)
+    assert (said.evidence["alt_lead"] == "objects") == bool(objects_lead), said.alt
+    if objects_lead:  # the objects lead the alt: at most three classes
         phrase = re.sub(r', with the words "[^"]*"$', "", said.alt)
         check_objects_phrase(phrase[:1].lower() + phrase[1:], objects, 3)
 
