@@ -204,7 +204,7 @@ def compose_alt(
     """Parts in order of importance; the least important are dropped until the phrase fits 125 characters.
 
     After a source's words come the people and things the models are sure of (counted) that those words do not
-    name, said as the models' view ("Tags: Jesper; the models see a person"): a listener learns the tagged
+    name, said as the models' view ("Jesper in Grand Canyon; the models see a person"): a listener learns the tagged
     photo shows a person, and a sure guess that disagrees with the source is said aloud, not silently. Unsure
     ones ("possibly") are left to the long description: beside the collection's own words they are noise. So
     is the detector on cut-outs: on the demo's Tux Paint stamps 5 of the 8 sure detections this would add were

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from accessibility.wording import join_words
 from models.atomic import atomic_write, staged_folder
 
 logger = logging.getLogger("glimpse.demo_collection")
@@ -299,6 +300,26 @@ def upright(source: Path, angle: int, folder: Path) -> Path:
     return target
 
 
+def album_tags(image: ET.Element, description: str = "") -> str:
+    """An album entry's People and Places tags as words a listener can follow: "Anne Helene and Jesper in New
+    York", "Grand Canyon", "Jesper" (KPhotoAlbum's "People" holds pets too, so nobody is called a person);
+    empty when the description already names every one of them."""
+    tagged = {
+        name: [
+            v.get("value", "")
+            for option in image.iter("option")
+            if option.get("name") == name
+            for v in option.iter("value")
+            if v.get("value")
+        ]
+        for name in ("People", "Places")
+    }
+    if all(tag.casefold() in description.casefold() for tags in tagged.values() for tag in tags):
+        return ""
+    who, where = join_words(tagged["People"]), join_words(tagged["Places"])
+    return f"{who} in {where}" if who and where else who or where
+
+
 def kphotoalbum_items(root: Path, version: str) -> Iterator[tuple[Path, Item]]:
     demo = root / "usr/share/kphotoalbum/demo"
     stanzas = dep5_licences(root, "kphotoalbum")
@@ -308,15 +329,10 @@ def kphotoalbum_items(root: Path, version: str) -> Iterator[tuple[Path, Item]]:
     if index.exists():
         for image in ET.parse(index).getroot().iter("image"):
             angles[image.get("file", "")] = int(image.get("angle", "0") or 0)
-            tags = [
-                v.get("value", "")
-                for option in image.iter("option")
-                if option.get("name") in ("Places", "People")
-                for v in option.iter("value")
-            ]
             text = image.get("description", "").strip()
+            tags = album_tags(image, text)
             if tags:
-                text = (text + " " if text else "") + "Tags: " + ", ".join(tags) + "."
+                text = (text + " " if text else "") + tags + "."
             notes[image.get("file", "")] = text
     for source in sorted(demo.glob("*.jpg")):
         if source.name == "qt-logo.jpg":

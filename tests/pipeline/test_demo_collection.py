@@ -3,6 +3,7 @@
 import csv
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 
 import pytest
 from PIL import Image
@@ -128,7 +129,7 @@ def test_photo_cutouts_are_told_from_clip_art(tmp_path):
 
 def test_kphotoalbum_photos_are_turned_the_way_the_album_shows_them(tmp_path):
     """The album stores rotations in its index, not the files: a photo marked 90° is copied turned clockwise,
-    with its EXIF kept; an unmarked one is the installed file itself."""
+    with its EXIF kept; an unmarked one is the installed file itself. Its tags are said in words."""
     demo = tmp_path / "usr/share/kphotoalbum/demo"
     demo.mkdir(parents=True)
     sideways = Image.new("RGB", (80, 40), (20, 20, 200))
@@ -138,12 +139,20 @@ def test_kphotoalbum_photos_are_turned_the_way_the_album_shows_them(tmp_path):
     sideways.save(demo / "wayne.jpg", quality=95, exif=exif)
     Image.new("RGB", (60, 40), (0, 120, 0)).save(demo / "grass.jpg")
     (demo / "index.xml").write_text(
-        '<KPhotoAlbum><images><image file="wayne.jpg" description="Wayne and Jim." angle="90"/>'
-        '<image file="grass.jpg" angle="0"/></images></KPhotoAlbum>'
+        '<KPhotoAlbum><images><image file="wayne.jpg" description="Wayne and Jim live here." angle="90">'
+        '<options><option name="Places"><value value="Las Vegas"/></option><option name="Events"><value value="fun"/>'
+        '</option><option name="People"><value value="Jim"/><value value="Wayne"/></option></options></image>'
+        '<image file="grass.jpg" angle="0"><options><option name="Places"><value value="Skagen"/></option></options>'
+        "</image></images></KPhotoAlbum>"
     )
     items = {item.file: (source, item) for source, item in dc.kphotoalbum_items(tmp_path, "1.0")}
     source, item = items["kphotoalbum/wayne.jpg"]
-    assert item.description == "Wayne and Jim."
+    assert item.description == "Wayne and Jim live here. Jim and Wayne in Las Vegas."  # tags in words, no events
+    told = ET.fromstring(
+        '<image description="Jim in Las Vegas"><option name="People"><value value="Jim"/></option></image>'
+    )
+    assert dc.album_tags(told, "Jim in Las Vegas") == ""  # the description names them all already
+    assert items["kphotoalbum/grass.jpg"][1].description == "Skagen."
     assert item.original_path == "/usr/share/kphotoalbum/demo/wayne.jpg"
     with Image.open(source) as turned:
         assert turned.size == (40, 80)
