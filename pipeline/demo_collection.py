@@ -33,6 +33,10 @@ logger = logging.getLogger("glimpse.demo_collection")
 DEFAULT_DEST = Path("data/01_raw/demo")
 DEFAULT_CACHE = Path("data/.cache/debs")
 MANIFEST = "manifest.csv"
+# Bump when what the builder writes changes (files or descriptions), so a collection built before is built again.
+# 2: KPhotoAlbum photos turned upright and its tags said in words.
+BUILDER = "2"
+BUILT_BY = ".built-by"
 # A Tux Paint stamp counts as a photo cut-out (not clip art) above this many distinct colours
 # in its opaque pixels at 128 px; 300 keeps ~424 of the 702 described stamps.
 STAMP_MIN_COLOURS = 300
@@ -533,8 +537,10 @@ def read_manifest(dest: Path) -> list[dict[str, str]]:
 
 
 def is_complete(dest: Path) -> bool:
-    """True when a manifest exists and every file it lists is present."""
-    if not (dest / MANIFEST).exists():
+    """True when this version of the builder wrote a manifest and every file it lists is present."""
+    if not (dest / MANIFEST).exists() or not (dest / BUILT_BY).exists():
+        return False
+    if (dest / BUILT_BY).read_text().strip() != BUILDER:
         return False
     rows = read_manifest(dest)
     return bool(rows) and all((dest / row["file"]).is_file() for row in rows)
@@ -565,6 +571,8 @@ def build(
             shutil.copyfile(source, target)
         items_out.append(item)
     _write_manifest(dest, items_out)
+    with atomic_write(dest / BUILT_BY, "w", encoding="utf-8") as handle:
+        handle.write(BUILDER + "\n")
     for unpacked in cache.glob("*.unpacked"):  # the collection holds copies; free the disk
         shutil.rmtree(unpacked, ignore_errors=True)
     by_collection: dict[str, int] = {}

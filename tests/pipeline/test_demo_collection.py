@@ -40,7 +40,7 @@ def test_pypi_collection_and_manifest(tmp_path):
     assert all(row["package_version"] for row in rows)
 
 
-def test_rebuild_is_skipped_when_complete_and_redone_when_a_file_is_missing(tmp_path):
+def test_rebuild_is_skipped_when_complete_and_redone_when_a_file_is_missing_or_the_builder_changed(tmp_path):
     dest = tmp_path / "demo"
     dc.build(dest, tmp_path / "cache", debian=False)
     assert dc.is_complete(dest)
@@ -48,6 +48,11 @@ def test_rebuild_is_skipped_when_complete_and_redone_when_a_file_is_missing(tmp_
     assert not dc.is_complete(dest)
     dc.build(dest, tmp_path / "cache", debian=False)
     assert (dest / "scikit-image/coffee.png").is_file()
+    assert dc.is_complete(dest)
+    (dest / dc.BUILT_BY).write_text("1\n")  # built by an older builder: its files or words may be stale
+    assert not dc.is_complete(dest)
+    dc.build(dest, tmp_path / "cache", debian=False)
+    assert (dest / dc.BUILT_BY).read_text().strip() == dc.BUILDER and dc.is_complete(dest)
 
 
 def test_main_reports_success(tmp_path):
