@@ -304,6 +304,15 @@ def upright(source: Path, angle: int, folder: Path) -> Path:
     return target
 
 
+def album_angle(image: ET.Element) -> int:
+    """The rotation the album shows a photo with, in degrees clockwise; a clear error naming the file when the
+    index holds something else."""
+    angle = image.get("angle") or "0"
+    if not re.fullmatch(r"-?\d+", angle.strip()):
+        raise ValueError(f"{image.get('file', '?')}: the album's rotation {angle!r} is not a whole number of degrees")
+    return int(angle)
+
+
 def album_tags(image: ET.Element, description: str = "") -> str:
     """An album entry's People and Places tags as words a listener can follow: "Anne Helene and Jesper in New
     York", "Grand Canyon", "Jesper" (KPhotoAlbum's "People" holds pets too, so nobody is called a person);
@@ -332,7 +341,7 @@ def kphotoalbum_items(root: Path, version: str) -> Iterator[tuple[Path, Item]]:
     index = demo / "index.xml"
     if index.exists():
         for image in ET.parse(index).getroot().iter("image"):
-            angles[image.get("file", "")] = int(image.get("angle", "0") or 0)
+            angles[image.get("file", "")] = album_angle(image)
             text = image.get("description", "").strip()
             tags = album_tags(image, text)
             if tags:

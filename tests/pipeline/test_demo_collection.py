@@ -165,5 +165,7 @@ def test_kphotoalbum_photos_are_turned_the_way_the_album_shows_them(tmp_path):
         assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0], (top, bottom)
         assert turned.getexif()[0x0110] == "TEST CAMERA"
     assert items["kphotoalbum/grass.jpg"][0] == demo / "grass.jpg"
+    with pytest.raises(ValueError, match=r"bad\.jpg: the album's rotation 'ninety' is not a whole number"):
+        dc.album_angle(ET.fromstring('<image file="bad.jpg" angle="ninety"/>'))
     with pytest.raises(ValueError, match="not a quarter turn"):
         dc.upright(demo / "grass.jpg", 45, tmp_path / "out")
