@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,8 @@ PIPELINE_ONLY = (
 )
 APP_UID = 10001  # the images' service user (Dockerfile `USER`)
 SERVICE_S = 120.0  # each service must answer within this
+BUILD_ATTEMPTS = 2  # a build that fails again after a retry is reported (PyPI downloads of several GB can break)
+TAIL_LINES = 40  # lines of a failed command's output repeated in its error message
 
 
 def log(message: str) -> None:
@@ -148,10 +151,35 @@ def build(engine: Engine, target: str, ca: Path | None, torch_index_url: str = "
     if torch_index_url:
         args += ["--build-arg", f"TORCH_INDEX_URL={torch_index_url}"]
     args += ["--target", target, "--tag", TAG.format(target=target), "--file", str(ROOT / "Dockerfile"), str(ROOT)]
-    log(f"building {TAG.format(target=target)}")
     started = time.monotonic()
-    subprocess.run(engine.podman(*args), check=True)
+    for attempt in range(1, BUILD_ATTEMPTS + 1):
+        log(f"building {TAG.format(target=target)}" + (f" (attempt {attempt})" if attempt > 1 else ""))
+        try:
+            run_keeping_tail(engine.podman(*args))
+            break
+        except subprocess.CalledProcessError as exc:
+            if attempt == BUILD_ATTEMPTS:
+                raise
+            log(f"{target} build failed with exit code {exc.returncode}; its last lines:\n{exc.output}")
+            log("building again: the layers already built are reused, so a download cut short is the only repeat")
     return time.monotonic() - started
+
+
+def run_keeping_tail(argv: Sequence[str], lines: int = TAIL_LINES) -> None:
+    """Run ``argv`` with its output streamed as usual; on failure the error carries the last ``lines`` of it.
+
+    A build prints thousands of lines and CI logs keep only their ends, so the step that failed is repeated
+    in the error message.
+    """
+    tail: deque[str] = deque(maxlen=lines)
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            tail.append(line)
+    sys.stdout.flush()
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, list(argv), output="".join(tail).rstrip("\n"))
 
 
 def build_all(engine: Engine, *, stand_in_bases: bool, ca: Path | None, torch_index_url: str = "") -> dict:
@@ -345,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"error: {' '.join(exc.cmd[:1] + exc.cmd[-8:])} failed with exit code {exc.returncode}{hint}",
             file=sys.stderr,
         )
+        if isinstance(exc.output, str) and exc.output:
+            print(f"its last lines:\n{exc.output}", file=sys.stderr)
         return 1
     except (RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

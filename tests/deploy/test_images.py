@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 from deploy import images
 from models.evaluation import coco_root
-
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 PHOTOS = coco_root() / "train2017"
 
@@ -36,6 +36,8 @@ def _skip_reason() -> str | None:
     return None
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
 @pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
 def test_both_images_build_from_this_tree_and_run_what_compose_runs(tmp_path):
     report_path = tmp_path / "report.json"
@@ -53,3 +55,33 @@ def test_both_images_build_from_this_tree_and_run_what_compose_runs(tmp_path):
     assert check["photos"] == 6
     assert len(check["search_alts"]) == 3 and all(check["search_alts"])
     assert check["server_image_has"] == []
+
+
+def test_a_failed_command_repeats_its_last_lines_in_the_error(capsys):
+    script = "import sys\nfor i in range(100): print('line', i)\nprint('the real cause', file=sys.stderr)\nsys.exit(3)"
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        images.run_keeping_tail([sys.executable, "-c", script], lines=5)
+    assert failed.value.returncode == 3
+    assert failed.value.output.splitlines() == ["line 96", "line 97", "line 98", "line 99", "the real cause"]
+    assert "line 0\n" in capsys.readouterr().out  # the whole output still streams as it comes
+
+
+def test_a_build_that_fails_once_is_built_again_and_a_second_failure_is_reported(monkeypatch, capsys):
+    outcomes = [subprocess.CalledProcessError(1, ["podman"], output="Connection reset by peer"), None]
+
+    def run(argv, lines=images.TAIL_LINES):
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+    monkeypatch.setattr(images, "run_keeping_tail", run)
+    assert images.build(images.Engine(), "server", ca=None) >= 0
+    assert outcomes == []
+    assert "Connection reset by peer" in capsys.readouterr().out
+
+    outcomes[:] = [subprocess.CalledProcessError(1, ["podman"], output=f"failure {n}") for n in (1, 2)]
+    monkeypatch.setattr(images, "missing_tools", lambda stand_in_bases=False: [])
+    monkeypatch.setattr(images, "build_all", lambda engine, **_: images.build(engine, "server", None))
+    assert images.main(["build"]) == 1
+    err = capsys.readouterr().err
+    assert "failed with exit code 1" in err and err.rstrip().endswith("failure 2")
