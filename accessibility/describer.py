@@ -41,7 +41,7 @@ from accessibility.wording import (
 )
 from accessibility.wordnet import WordNet
 
-VERSION = "composed-9"  # bump when the wording changes, so the pipeline describes every image again
+VERSION = "composed-10"  # bump when the wording changes, so the pipeline describes every image again
 ALT_LIMIT = 125
 PANORAMA_RATIO = 2.5
 TINY_SIDE = 64
@@ -218,7 +218,7 @@ def compose_alt(
     }[alt_lead(source, things, subject)]
     parts = [capitalise(said)]
     if lead and not (seen is not None and cut_out(seen)):
-        unnamed = objects_phrase([t for t in things if t.count and not mentioned(t.name, source, wordnet)])
+        unnamed = objects_phrase([t for t in things if t.count and not mentioned(t.name, source, wordnet)], more=False)
         if unnamed:
             parts.append(f"; the models see {unnamed}")
     sure = [t for t in read if t.confidence >= TEXT_SURE]

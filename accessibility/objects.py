@@ -2,8 +2,11 @@
 
 People come first (they are what a listener asks about first), then other things by how sure the detector
 is. A class is counted from its confident detections only; a class found only with low scores is offered with
-"possibly" and never counted. Counts above ``MANY`` become "many": a detector's exact count of a crowd is
-noise. Names are said in everyday words ("mobile phone", not "cell phone").
+"possibly" and never counted. Unsure person detections beside a count are offered as "possibly also more
+people": on COCO photos the detector never saw in training (coco-mini's distractors) such extra detections were
+real people, mostly in the background, in every photo checked (docs/descriptions.md). Counts above ``MANY``
+become "many": a detector's exact count of a crowd is noise. Names are said in everyday words ("mobile phone",
+not "cell phone").
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from accessibility.wording import article, join_words
 SURE = 0.5  # a detection at or above this counts and is said plainly
 MAYBE = 0.3  # below SURE and at or above this: "possibly", never counted
 MANY = 6  # more than this many of one class: "many"
+# Classes whose unsure detections beside a count are offered as "more": extra person boxes were real people in
+# every checked photo; for other classes a third were one object boxed twice or something else (a doll's
+# head as "more donuts").
+MORE_OF = frozenset({"person"})
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six")
 SPOKEN = {
     "person": "person",
@@ -53,6 +60,7 @@ class Seen:
     name: str  # everyday singular name
     count: int
     score: float  # the best detection's score
+    unsure: int = 0  # detections at or above MAYBE and below SURE: more of the class may be there than counted
 
 
 def spoken(label: str) -> str:
@@ -101,7 +109,8 @@ def tally(objects: Sequence) -> list[Seen]:
         name = spoken(found.label)
         best[name] = max(best.get(name, 0.0), float(found.score))
         sure[name] = sure.get(name, 0) + (found.score >= SURE)
-    seen = [Seen(name, sure[name], best[name]) for name in best]
+    unsure = {name: sum(spoken(o.label) == name and MAYBE <= o.score < SURE for o in objects) for name in best}
+    seen = [Seen(name, sure[name], best[name], unsure[name]) for name in best]
     return sorted(seen, key=lambda s: (s.name != "person", s.count == 0, -s.count, -s.score, s.name))
 
 
@@ -114,10 +123,25 @@ def counted(seen: Seen) -> str:
     return article(seen.name)
 
 
-def objects_phrase(seen: list[Seen], limit: int = 3) -> str | None:
-    """ "two people and a dog, possibly also a frisbee"; ``None`` when nothing was detected."""
-    sure = [counted(s) for s in seen if s.count > 0][:limit]
-    maybe = [article(s.name) for s in seen if s.count == 0][: max(0, limit - len(sure))]
+def possible(seen: Seen, more: bool = True) -> str | None:
+    """What a class's unsure detections offer after "possibly": "a cat"; for people, with ``more``, "more people"
+    beside a count and "people" for several unsure ones; ``None`` when they offer nothing."""
+    more = more and seen.name in MORE_OF
+    if seen.count == 0:
+        return plural(seen.name) if more and seen.unsure > 1 else article(seen.name)
+    if more and seen.unsure and seen.count <= MANY:  # "many people" says it already
+        return f"more {plural(seen.name)}"
+    return None
+
+
+def objects_phrase(seen: list[Seen], limit: int = 3, more: bool = True) -> str | None:
+    """ "two people and a dog, possibly also more people or a frisbee"; ``None`` when nothing was detected.
+    At most ``limit`` classes are counted and ``limit`` items said in all; ``more=False`` leaves out what the
+    unsure detections add beside a count (and says several unsure ones as one: "possibly a person")."""
+    shown = [s for s in seen if s.count > 0][:limit]
+    sure = [counted(s) for s in shown]
+    offered = [possible(s, more) for s in seen if s.count == 0 or s in shown]
+    maybe = [phrase for phrase in offered if phrase][: max(0, limit - len(sure))]
     if sure and maybe:
         return f"{join_words(sure)}, possibly also {join_words(maybe, 'or')}"
     if sure:
@@ -131,7 +155,7 @@ def seen_sentence(objects: Sequence, text: Sequence[str] = ()) -> str:
     """What was seen as one sentence for a text encoder: 'a photo of two people and a dog with the words
     "STOP"'. Blended into the image embedding (models/fusion.py), it lets text queries match detections. Empty
     when nothing was seen: there is nothing to pull the picture towards."""
-    phrase = objects_phrase(tally(objects))
+    phrase = objects_phrase(tally(objects), more=False)  # the sentence the search weights were fitted on
     words = " ".join(t for t in text if t)
     if not phrase and not words:
         return ""

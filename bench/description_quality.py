@@ -15,6 +15,12 @@ collection (one caption each) and ../shared/data/coco-mini (five captions per ph
 - alt similarity: cosine of ``alt`` and the human captions in the bundle's text space (all-MiniLM-L6-v2 for the
   default model), against the same for a random other image.
 
+- people on held-out photos: coco-mini's distractors are COCO val2017 photos the detector never saw in training
+  (coco-mini itself is its training set); bench/labels/coco_mini_distractor_people.json says by eye where people
+  are. Reported: alts naming people where they are a subject and where they are only in the background, alts
+  naming a person where there is none, and how often "more people" (unsure person detections beside a count)
+  is right, i.e. more people are visible than the alt counts.
+
 The source descriptions of the stamps are not given to the describer here, so the figures measure only what
 the models and the pixels tell. Detections are made as the see stage makes them; text is not read (it follows
 the lead in the alt and does not change what these figures count).
@@ -35,7 +41,7 @@ from PIL import Image
 
 from accessibility.describer import Describer, Facts, load_reduced
 from accessibility.labels import Label, speakable
-from accessibility.objects import mentioned, named_in, spoken
+from accessibility.objects import MANY, mentioned, named_in, spoken
 from accessibility.wording import HEDGES
 from accessibility.wordnet import WordNet, default_wordnet
 from models.batch import top_k
@@ -157,6 +163,29 @@ def objects_named(described: list[dict], wordnet: WordNet) -> dict:
     }
 
 
+def held_out_people(described: list[dict], labels: list[dict]) -> dict:
+    """Alts against the eye labels of the distractors: people named by kind of photo, and "more people" checked."""
+    named: dict[str, list[bool]] = {"notable": [], "background": [], "none": []}
+    more, more_right, counted_right = 0, 0, []
+    for item, label in zip(described, labels, strict=True):
+        alt = item["alt"]
+        named[label["people"]].append(named_in("person", alt))
+        people = next((s for s in item["said_objects"] if s["name"] == "person" and s["count"]), None)
+        if people is not None and label["visible"]:
+            counted_right.append(min(people["count"], MANY + 1) == min(label["visible"], MANY + 1))
+        if "more people" in alt:
+            more += 1
+            more_right += label["visible"] > (people["count"] if people else 0)
+    return {
+        **{f"people_{kind}": len(v) for kind, v in named.items()},
+        **{f"named_{kind}": int(sum(v)) for kind, v in named.items()},
+        "more_people_said": more,
+        "more_people_right": more_right,
+        "people_counted": len(counted_right),
+        "people_count_exact": int(sum(counted_right)),
+    }
+
+
 def score(described: list[dict], wordnet: WordNet, text: OnnxTextEncoder, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     n = len(described)
@@ -243,6 +272,22 @@ def main() -> None:
     for name, r in results.items():
         cells = [f"{n}, {rate:.0%}" if rate is not None else f"{n}, –" for n, rate in r["bands"].values()]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    labels_file = ROOT / "bench" / "labels" / "coco_mini_distractor_people.json"
+    distractors = args.coco / "distractors"
+    if distractors.is_dir():
+        photos = json.loads(labels_file.read_text())["photos"]
+        names = sorted(photos)
+        described = describe_set([(distractors / n, []) for n in names], encoder, describer, detector)
+        people = results["held-out people"] = held_out_people(described, [photos[n] for n in names])
+        print(
+            f"\nHeld-out people (coco-mini distractors, COCO val2017, labelled by eye): alts name people in "
+            f"{people['named_notable']} of {people['people_notable']} photos where they are a subject and "
+            f"{people['named_background']} of {people['people_background']} where they are in the background; "
+            f"a person is named in {people['named_none']} of {people['people_none']} photos without one. "
+            f'"more people" is said in {people["more_people_said"]} alts, rightly (more visible than counted) in '
+            f"{people['more_people_right']}; where people are counted the count is exact in "
+            f"{people['people_count_exact']} of {people['people_counted']} (above {MANY} as one band)."
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

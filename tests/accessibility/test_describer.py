@@ -147,8 +147,8 @@ def test_two_people_and_a_dog(describer):
     assert said.alt == "Two people and a dog"
     assert said.long.startswith("It shows two people and a dog. As a whole, it is probably a cat, such as")
     assert said.evidence["said_objects"] == [
-        {"name": "person", "count": 2, "score": 0.9},
-        {"name": "dog", "count": 1, "score": 0.7},
+        {"name": "person", "count": 2, "score": 0.9, "unsure": 0},
+        {"name": "dog", "count": 1, "score": 0.7, "unsure": 0},
     ]
     assert said.evidence["objects"][0] == {"label": "dog", "score": 0.7, "box": [0.0, 0.0, 10.0, 10.0]}
 
@@ -264,6 +264,35 @@ def test_plurals_and_articles(label, count, said):
     assert objects_phrase(tally(seen(*[(label, 0.9)] * count))) == said
     assert counted(tally(seen(*[(label, 0.9)] * count))[0]) == said
     assert plural("person") == "people"
+
+
+@pytest.mark.parametrize(
+    ("found", "said"),
+    [
+        ((("person", 0.9), ("person", 0.4)), "a person, possibly also more people"),
+        (
+            (("person", 0.9),) * 2 + (("person", 0.35),) * 3 + (("kite", 0.4),),
+            "two people, possibly also more people or a kite",
+        ),
+        ((("person", 0.4), ("person", 0.3)), "possibly people"),
+        ((("person", 0.4), ("person", 0.2)), "possibly a person"),  # below MAYBE is not a detection at all
+        ((("person", 0.9),) * 7 + (("person", 0.4),), "many people"),
+        ((("person", 0.9), ("dog", 0.9), ("kite", 0.9), ("person", 0.4)), "a person, a dog and a kite"),  # no room
+        ((("dog", 0.9), ("dog", 0.4)), "a dog"),  # another class's unsure box is often the same dog boxed twice
+        ((("dog", 0.4), ("dog", 0.3)), "possibly a dog"),
+    ],
+)
+def test_unsure_people_beside_a_count_are_offered_as_more_people(found, said):
+    assert objects_phrase(tally(seen(*found))) == said
+
+
+def test_the_search_sentence_and_the_models_view_leave_unsure_people_out(describer):
+    found = seen(("person", 0.9), ("person", 0.4), ("person", 0.3))
+    assert seen_sentence(found) == "a photo of a person"  # the sentence the search weights were fitted on
+    assert objects_phrase(tally(found), more=False) == "a person"
+    tagged = describer.describe(solid((90, 120, 60)), [], Facts(64, 48, source_description="Jesper"), objects=found)
+    assert tagged.alt.startswith("Jesper; the models see a person,")
+    assert "The models also see a person, possibly also more people" in tagged.long
 
 
 def test_night_and_day_guesses_use_the_camera_clock(describer):

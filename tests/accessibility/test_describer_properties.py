@@ -530,12 +530,16 @@ def split_objects(phrase: str) -> tuple[list[str], list[str]]:
 
 def check_objects_phrase(phrase: str, objects: list[Detection], limit: int) -> None:
     """Each class said is counted as the confident detections count it ("many" above MANY), offered with
-    "possibly" only when it has no confident detection, and detected at least at MAYBE; people first."""
+    "possibly" only when it has no confident detection, and detected at least at MAYBE; people first. Unsure
+    person detections beside a count (up to MANY) are offered as "more people", several alone as "people"."""
     found = detected(objects)
     order = said_order(found)
     counted_items, maybe_items = split_objects(phrase)
     counted = [n for n in order if found[n][0] > 0][:limit]
-    maybe = [n for n in order if found[n][0] == 0][: max(0, limit - len(counted))]
+    unsure_people = sum(o.label == "person" and MAYBE <= o.score < SURE for o in objects)
+    more = "person" in counted and found["person"][0] <= MANY and unsure_people > 0
+    offered = [n for n in order if found[n][0] == 0 or (n == "person" and more)]
+    maybe = offered[: max(0, limit - len(counted))]
     assert len(counted_items) == len(counted) and len(maybe_items) == len(maybe), (phrase, found)
     for item, name in zip(counted_items, counted, strict=True):
         word, _, noun = item.partition(" ")
@@ -547,7 +551,12 @@ def check_objects_phrase(phrase: str, objects: list[Detection], limit: int) -> N
         else:
             assert word in NUMBERS[2:] and NUMBERS.index(word) == count and noun == plural(name), (item, found)
     for item, name in zip(maybe_items, maybe, strict=True):
-        assert item == article(name) and found[name][0] == 0, (item, found)
+        if found[name][0]:
+            assert item == "more people" and name == "person", (item, found)
+        elif name == "person" and unsure_people > 1:
+            assert item == "people", (item, found)
+        else:
+            assert item == article(name), (item, found)
     assert not re.search(r"\b(cell phone|tv|couch|airplane|motorcycle|potted plant|hair drier)\b", phrase)
 
 
@@ -615,7 +624,7 @@ def evidence_alt_parts(evidence: dict) -> list[str]:
     assert evidence["alt_lead"] == (kind if lead else None)
     parts = [capitalise(lead or "unidentified subject")]
     if unnamed:
-        parts.append(f"; the models see {objects_phrase(unnamed)}")
+        parts.append(f"; the models see {objects_phrase(unnamed, more=False)}")
     sure = [line["text"] for line in evidence["text"] if line["confidence"] >= TEXT_SURE]
     if sure:
         parts.append(f', with the words "{truncate_words(" ".join(sure), TEXT_IN_ALT)}"')
@@ -778,6 +787,8 @@ def test_every_claim_is_backed_by_the_evidence(image, labels, facts, caption, ob
 @given(label_lists(), source_descriptions, detection_lists(), text_lines)
 @example([], None, [Detection("person", 0.9, (0, 0, 1, 1))] * 2 + [Detection("dog", 0.6, (0, 0, 1, 1))], [])
 @example([], None, [Detection("person", 0.9, (0, 0, 1, 1))] * 7 + [Detection("kite", 0.3, (0, 0, 1, 1))], [])
+@example([], None, [Detection("person", 0.9, (0, 0, 1, 1)), Detection("person", 0.4, (0, 0, 1, 1))], [])
+@example([], None, [Detection("person", 0.45, (0, 0, 1, 1))] * 2 + [Detection("cat", 0.4, (0, 0, 1, 1))], [])
 @example([], "A yak.", [Detection("dog", 0.4, (0, 0, 1, 1))], [])
 @example([], "Dogs!", [Detection("dog", 0.9, (0, 0, 1, 1))], [])
 @example([], "The light of dawn", [Detection("traffic light", 0.9, (0, 0, 1, 1))], [])
