@@ -24,6 +24,10 @@ MANY = 6  # more than this many of one class: "many"
 # every checked photo; for other classes a third were one object boxed twice or something else (a doll's
 # head as "more donuts").
 MORE_OF = frozenset({"person"})
+# A word with its contraction kept whole: "don't" is not the "don" WordNet calls a person; a possessive is its
+# word ("a man's hat" names a man).
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*['’]?")
+_POSSESSIVE = re.compile(r"['’]s?$")
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six")
 SPOKEN = {
     "person": "person",
@@ -96,7 +100,8 @@ def mentioned(name: str, text: str, wordnet=None) -> bool:
         return True
     if wordnet is None or " " in name:
         return False
-    return any(wordnet.is_a(word, name) for word in re.findall(r"[^\W\d_]+", text) if len(word) > 2)
+    words = (_POSSESSIVE.sub("", word) for word in _WORD.findall(text))
+    return any(wordnet.is_a(word, name) for word in words if len(word) > 2)
 
 
 def tally(objects: Sequence) -> list[Seen]:

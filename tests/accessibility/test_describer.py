@@ -211,6 +211,12 @@ def test_a_tagged_photo_says_who_and_what_the_models_see(describer):
     girlfriend = Facts(source_description="May I introduce Anne Helene, my girlfriend.")
     said = describer.describe(None, [], girlfriend, objects=seen(("person", 0.9), ("dog", 0.8)))
     assert said.alt == "May I introduce Anne Helene, my girlfriend; the models see a dog"  # a girlfriend is a person
+    scanned = Facts(source_description="I scanned this in, so I don't know when it was taken.")
+    said = describer.describe(None, [], scanned, objects=seen(("person", 0.6)))  # "don't" names no "don"
+    assert said.alt == "I scanned this in, so I don't know when it was taken; the models see a person"
+    for possessive in ("My brother's car.", "The boys' car.", "My brother’s car."):
+        said = describer.describe(None, [], Facts(source_description=possessive), objects=seen(("person", 0.6)))
+        assert said.alt == possessive[:-1]  # a brother is a person: nothing to add
 
 
 @pytest.mark.parametrize(
