@@ -13,8 +13,7 @@ collection (one caption each) and ../shared/data/coco-mini (five captions per ph
   rate is the same nouns checked against the captions of a random other image;
 - the same, per confidence band, which is how the band below which alt text names nothing was chosen;
 - alt similarity: cosine of ``alt`` and the human captions in the bundle's text space (all-MiniLM-L6-v2 for the
-  default model), against the same for a random other image.
-
+  default model), against the same for a random other image;
 - people on held-out photos: coco-mini's distractors are COCO val2017 photos the detector never saw in training
   (coco-mini itself is its training set); bench/labels/coco_mini_distractor_people.json says by eye where people
   are. Reported: alts naming people where they are a subject and where they are only in the background, alts
