@@ -108,13 +108,14 @@ def tally(objects: Sequence) -> list[Seen]:
     """Classes in the order they are said: people first, then by count and best score."""
     best: dict[str, float] = {}
     sure: dict[str, int] = {}
+    unsure: dict[str, int] = {}
     for found in objects:
         if found.score < MAYBE:
             continue
         name = spoken(found.label)
         best[name] = max(best.get(name, 0.0), float(found.score))
         sure[name] = sure.get(name, 0) + (found.score >= SURE)
-    unsure = {name: sum(spoken(o.label) == name and MAYBE <= o.score < SURE for o in objects) for name in best}
+        unsure[name] = unsure.get(name, 0) + (found.score < SURE)
     seen = [Seen(name, sure[name], best[name], unsure[name]) for name in best]
     return sorted(seen, key=lambda s: (s.name != "person", s.count == 0, -s.count, -s.score, s.name))
 

@@ -51,6 +51,7 @@ from pipeline.pipelines.see.nodes import on_white
 from pipeline.source_notes import read_source_notes
 
 ROOT = Path(__file__).resolve().parents[1]
+PEOPLE_LABELS = ROOT / "bench" / "labels" / "coco_mini_distractor_people.json"  # the distractors, by eye
 
 BANDS = [*(lowest for lowest, _ in HEDGES), 0.0]
 
@@ -271,10 +272,9 @@ def main() -> None:
     for name, r in results.items():
         cells = [f"{n}, {rate:.0%}" if rate is not None else f"{n}, –" for n, rate in r["bands"].values()]
         print(f"| {name} | " + " | ".join(cells) + " |")
-    labels_file = ROOT / "bench" / "labels" / "coco_mini_distractor_people.json"
     distractors = args.coco / "distractors"
     if distractors.is_dir():
-        photos = json.loads(labels_file.read_text())["photos"]
+        photos = json.loads(PEOPLE_LABELS.read_text())["photos"]
         names = sorted(photos)
         described = describe_set([(distractors / n, []) for n in names], encoder, describer, detector)
         people = results["held-out people"] = held_out_people(described, [photos[n] for n in names])

@@ -6,10 +6,8 @@ import json
 
 import pytest
 
-from bench.description_quality import ROOT, held_out_people
+from bench.description_quality import PEOPLE_LABELS, held_out_people
 from models.evaluation import coco_root
-
-LABELS = ROOT / "bench" / "labels" / "coco_mini_distractor_people.json"
 
 
 def said(alt: str, people: int = 0) -> dict:
@@ -40,7 +38,7 @@ def test_people_named_counted_and_more_people_checked_against_the_labels():
 
 
 def test_the_labels_cover_every_distractor_once():
-    photos = json.loads(LABELS.read_text())["photos"]
+    photos = json.loads(PEOPLE_LABELS.read_text())["photos"]
     assert all(p["people"] in {"notable", "background", "none"} for p in photos.values())
     assert all((p["visible"] > 0) == (p["people"] != "none") for p in photos.values())
     folder = coco_root() / "distractors"
