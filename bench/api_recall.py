@@ -8,9 +8,11 @@ loopback and asks for the top 10 of every caption. The figures include everythin
 query prompt, the int8 query graph, the blend with what was seen, the word search and its exact-words rule.
 
 Point it at held-out photos with ``--coco /path/to/folder`` (or ``GLIMPSE_COCO``); the default is coco-mini,
-which the served weights were fitted on (bench/perception.py gives its cross-validated figures).
+which the served weights were fitted on (bench/perception.py gives its cross-validated figures). ``--held-out``
+asks instead with the captions written for coco-mini's distractors, photos nothing was fitted on
+(bench/held_out.py).
 
-Run: .venv/bin/python bench/api_recall.py [--coco FOLDER] [--workdir DIR] [--keep]
+Run: .venv/bin/python bench/api_recall.py [--coco FOLDER | --held-out] [--workdir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from bench.feedback_loop import kedro, recall, scratch_project, serve
+from bench.held_out import write_coco_layout
 from bench.simulate_users import coco_queries
 from models.evaluation import coco_root
 
@@ -30,12 +33,15 @@ def main() -> None:
     parser.add_argument("--coco", type=Path, default=None, help="a folder in the coco-mini layout")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch project folder (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch project")
+    parser.add_argument("--held-out", action="store_true", help="coco-mini's distractors with their written captions")
     args = parser.parse_args()
     coco = (args.coco or coco_root()).resolve()
     if not (coco / "captions_train2017.json").exists():
         raise SystemExit(f"{coco} has no captions_train2017.json (a folder in the coco-mini layout is needed)")
     project = args.workdir or Path(tempfile.mkdtemp(prefix="glimpse-api-recall-"))
     try:
+        if args.held_out:
+            coco = write_coco_layout(coco, project / "held-out")
         params = scratch_project(project, coco)
         seconds = kedro(project, params)
         queries = coco_queries(coco, range(5))

@@ -1,5 +1,6 @@
 """Quality of the composed descriptions against human captions: the captioned Tux Paint stamps of the demo
-collection (one caption each) and ../shared/data/coco-mini (five captions per photo).
+collection (one caption each), ../shared/data/coco-mini (five captions per photo) and coco-mini's distractors,
+held out (five captions per photo written for Glimpse; bench/held_out.py).
 
 - main subject: how often the thing the alt leads with (the first object detected, people first, or the
   classifier's subject, as the describer's evidence says in ``alt_lead``) is mentioned in the image's captions
@@ -43,15 +44,17 @@ from accessibility.labels import Label, speakable
 from accessibility.objects import MANY, mentioned, named_in, spoken
 from accessibility.wording import HEDGES
 from accessibility.wordnet import WordNet, default_wordnet
+from bench.held_out import CAPTIONS as HELD_OUT_CAPTIONS
+from bench.held_out import PEOPLE as PEOPLE_LABELS
+from bench.held_out import held_out_set
 from models.batch import top_k
 from models.detectors.centernet import COCO_CLASSES, CenterNetDetector
-from models.evaluation import coco_root, load_coco_captions
+from models.evaluation import CaptionedSet, coco_root, load_coco_captions
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder
 from pipeline.pipelines.see.nodes import on_white
 from pipeline.source_notes import read_source_notes
 
 ROOT = Path(__file__).resolve().parents[1]
-PEOPLE_LABELS = ROOT / "bench" / "labels" / "coco_mini_distractor_people.json"  # the distractors, by eye
 
 BANDS = [*(lowest for lowest, _ in HEDGES), 0.0]
 
@@ -67,12 +70,18 @@ def captioned_sets(coco_root: Path, manifest: Path) -> dict[str, list[tuple[Path
     if stamps:
         sets["Tux Paint stamps"] = [(path, caps) for path, caps in stamps if path.exists()]
     if (coco_root / "captions_train2017.json").exists():
-        coco = load_coco_captions(coco_root)
-        by_image: dict[int, list[str]] = {}
-        for caption, owner in zip(coco.captions, coco.caption_image, strict=True):
-            by_image.setdefault(owner, []).append(caption)
-        sets["coco-mini"] = [(coco.image_paths[i], caps) for i, caps in sorted(by_image.items())]
+        sets["coco-mini"] = captioned_items(load_coco_captions(coco_root))
+    if (coco_root / "distractors").is_dir() and HELD_OUT_CAPTIONS.exists():
+        sets["held out (distractors)"] = captioned_items(held_out_set(coco_root))
     return sets
+
+
+def captioned_items(captioned: CaptionedSet) -> list[tuple[Path, list[str]]]:
+    """Each captioned image with its captions."""
+    by_image: dict[int, list[str]] = {}
+    for caption, owner in zip(captioned.captions, captioned.caption_image, strict=True):
+        by_image.setdefault(owner, []).append(caption)
+    return [(captioned.image_paths[i], caps) for i, caps in sorted(by_image.items())]
 
 
 def nouns_for(wordnet: WordNet, synset_id: str) -> set[str]:

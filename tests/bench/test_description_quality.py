@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from bench.description_quality import PEOPLE_LABELS, held_out_people
+from bench.description_quality import held_out_people
+from bench.held_out import PEOPLE as PEOPLE_LABELS
 from models.evaluation import coco_root
 
 
