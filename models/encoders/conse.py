@@ -17,8 +17,9 @@ from torch import nn
 from models.bundle import TextSpec
 from models.encoders.base import l2_normalise
 from models.encoders.efficientnet_lite import load_efficientnet_lite
-from models.encoders.minilm import MAX_TOKENS, load_minilm
+from models.encoders.minilm import MeanPooledText, load_minilm
 from models.encoders.torch_towers import TorchTowersEncoder, imagenet_class_names
+from models.tokenizer import TextTokenizer
 
 PROMPTS = ("a photo of a {}.",)
 # Search queries are worded like the class prompts an image is a mixture of (models/bundle.py TextSpec).
@@ -36,17 +37,27 @@ class ConSEConfig:
     variant: int = 1
     top_t: int = 20
     prompts: tuple[str, ...] = PROMPTS
+    text: str = "minilm"  # or "mpnet" (models/encoders/mpnet.py), named last in the spec
 
     @property
     def spec(self) -> str:
-        return f"conse:lite{self.variant}:T{self.top_t}"
+        return f"conse:lite{self.variant}:T{self.top_t}" + (f":{self.text}" if self.text != "minilm" else "")
 
     @classmethod
     def parse(cls, spec: str) -> ConSEConfig:
-        match = re.fullmatch(r"conse:lite([012]):T(\d+)", spec.strip())
+        match = re.fullmatch(r"conse:lite([012]):T(\d+)(?::(minilm|mpnet))?", spec.strip())
         if not match:
-            raise ValueError(f"not a ConSE spec: {spec!r} (expected e.g. 'conse:lite0:T10')")
-        return cls(variant=int(match.group(1)), top_t=int(match.group(2)))
+            raise ValueError(f"not a ConSE spec: {spec!r} (expected e.g. 'conse:lite0:T10' or 'conse:lite1:T20:mpnet')")
+        return cls(variant=int(match.group(1)), top_t=int(match.group(2)), text=match.group(3) or "minilm")
+
+
+def load_text_tower(name: str) -> tuple[MeanPooledText, TextTokenizer]:
+    """The sentence encoder that makes the ConSE space: MiniLM (packaged, the default) or mpnet (optional)."""
+    if name == "mpnet":
+        from models.encoders.mpnet import load_mpnet
+
+        return load_mpnet()
+    return load_minilm()
 
 
 class ConSEHead(nn.Module):
@@ -90,8 +101,10 @@ class ConSEEncoder(TorchTowersEncoder):
         self.config = config or ConSEConfig()
         self.spec = self.config.spec
         torch.set_grad_enabled(False)
-        self.text_model, self.tokenizer = load_minilm()
-        self.text_spec = TextSpec(max_length=MAX_TOKENS, pad_id=0, query_prompt=QUERY_PROMPT)
+        self.text_model, self.tokenizer = load_text_tower(self.config.text)
+        self.text_spec = TextSpec(
+            max_length=self.tokenizer.max_length, pad_id=self.tokenizer.pad_id, query_prompt=QUERY_PROMPT
+        )
         classifier, preprocess = load_efficientnet_lite(self.config.variant)
         self.preprocess = replace(preprocess, corner_crop=CORNER_CROP)
         self.class_names = imagenet_class_names()
