@@ -39,6 +39,8 @@ def main() -> None:
     coco = (args.coco or coco_root()).resolve()
     if not (coco / "captions_train2017.json").exists():
         raise SystemExit(f"{coco} has no captions_train2017.json (a folder in the coco-mini layout is needed)")
+    if args.held_out and not (coco / "distractors").is_dir():
+        raise SystemExit(f"--held-out needs coco-mini's distractors/ folder, and {coco} has none")
     project = args.workdir or Path(tempfile.mkdtemp(prefix="glimpse-api-recall-"))
     try:
         if args.held_out:
