@@ -55,6 +55,7 @@ from pipeline.pipelines.see.nodes import on_white
 from pipeline.source_notes import read_source_notes
 
 ROOT = Path(__file__).resolve().parents[1]
+HELD_OUT = "held out (distractors)"  # the set of bench/held_out.py
 
 BANDS = [*(lowest for lowest, _ in HEDGES), 0.0]
 
@@ -72,7 +73,7 @@ def captioned_sets(coco_root: Path, manifest: Path) -> dict[str, list[tuple[Path
     if (coco_root / "captions_train2017.json").exists():
         sets["coco-mini"] = captioned_items(load_coco_captions(coco_root))
     if (coco_root / "distractors").is_dir() and HELD_OUT_CAPTIONS.exists():
-        sets["held out (distractors)"] = captioned_items(held_out_set(coco_root))
+        sets[HELD_OUT] = captioned_items(held_out_set(coco_root))
     return sets
 
 
@@ -247,10 +248,13 @@ def main() -> None:
     describer = Describer(wordnet)
     detector = None if args.no_detector else CenterNetDetector(threads=2)
     results = {}
+    alts_of: dict[str, dict] = {}  # each held-out photo's description, for the people figures below
     for name, items in captioned_sets(args.coco, args.manifest).items():
         started = time.perf_counter()
         described = describe_set(items, encoder, describer, detector)
         results[name] = score(described, wordnet, text) | {"seconds": round(time.perf_counter() - started, 1)}
+        if name == HELD_OUT:
+            alts_of = {path.name: item for (path, _), item in zip(items, described, strict=True)}
     print(f"bundle {encoder.spec} ({encoder.version}); detector {detector.spec if detector else 'none'}\n")
     print(
         "| set | images | main subject in captions | in ≥ 2 captions | people named | objects named "
@@ -281,12 +285,10 @@ def main() -> None:
     for name, r in results.items():
         cells = [f"{n}, {rate:.0%}" if rate is not None else f"{n}, –" for n, rate in r["bands"].values()]
         print(f"| {name} | " + " | ".join(cells) + " |")
-    distractors = args.coco / "distractors"
-    if distractors.is_dir():
+    if alts_of:
         photos = json.loads(PEOPLE_LABELS.read_text())["photos"]
         names = sorted(photos)
-        described = describe_set([(distractors / n, []) for n in names], encoder, describer, detector)
-        people = results["held-out people"] = held_out_people(described, [photos[n] for n in names])
+        people = results["held-out people"] = held_out_people([alts_of[n] for n in names], [photos[n] for n in names])
         print(
             f"\nHeld-out people (coco-mini distractors, COCO val2017, labelled by eye): alts name people in "
             f"{people['named_notable']} of {people['people_notable']} photos where they are a subject and "
