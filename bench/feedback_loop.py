@@ -100,18 +100,29 @@ def ab_test(project: Path, held_out: list[tuple[str, str]], candidate: str, pass
         server.stop(grace_s=30)
 
 
+def ask(client: httpx.Client, caption: str, version: str | None = None) -> dict:
+    """The top ``max(KS)`` answer to one caption, checked to come from ``version`` when one is named."""
+    params = {"q": caption, "k": max(KS)} | ({"model": version} if version else {})
+    response = client.get("/api/search", params=params)
+    response.raise_for_status()
+    answer = response.json()
+    if version and answer["model"]["version"] != version:
+        raise RuntimeError(f"asked for version {version}, got {answer['model']['version']}")
+    return answer
+
+
+def hits_at(answer: dict, truth: str) -> dict[int, bool]:
+    """Whether the caption's own picture is in the answer's top k, for each k of KS."""
+    ranked = [r["image_id"] for r in answer["results"]]
+    return {k: truth in ranked[:k] for k in KS}
+
+
 def recall(base: str, queries: list[tuple[str, str]], version: str) -> dict[str, float]:
     hits = dict.fromkeys(KS, 0)
     with httpx.Client(base_url=base, timeout=30) as client:
         for caption, truth in queries:
-            response = client.get("/api/search", params={"q": caption, "k": max(KS), "model": version})
-            response.raise_for_status()
-            answer = response.json()
-            if answer["model"]["version"] != version:
-                raise RuntimeError(f"asked for version {version}, got {answer['model']['version']}")
-            ranked = [r["image_id"] for r in answer["results"]]
-            for k in KS:
-                hits[k] += truth in ranked[:k]
+            for k, hit in hits_at(ask(client, caption, version), truth).items():
+                hits[k] += hit
     return {f"R@{k}": hits[k] / len(queries) for k in KS}
 
 

@@ -39,11 +39,14 @@ def draw_coco_folder(folder: Path) -> None:
     (folder / "captions_train2017.json").write_text(json.dumps({"images": images, "annotations": notes}))
 
 
-def test_every_caption_is_asked_through_the_api_and_finds_its_picture_in_the_top_ten(tmp_path):
+def test_every_caption_is_asked_of_every_spec_served_side_by_side_and_finds_its_picture(tmp_path):
+    """Two specs (the same one twice: only the default bundle is exported here) are built in folders of their own,
+    served together and asked every caption; each prints its recall and what its answers cost."""
     coco = tmp_path / "coco"
     draw_coco_folder(coco)
+    spec = ["--spec", "conse:lite1:T20"]
     done = subprocess.run(
-        [sys.executable, "bench/api_recall.py", "--coco", str(coco), "--workdir", str(tmp_path / "project")],
+        [sys.executable, "bench/api_recall.py", "--coco", str(coco), "--workdir", str(tmp_path / "project"), *spec * 2],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -51,9 +54,15 @@ def test_every_caption_is_asked_through_the_api_and_finds_its_picture_in_the_top
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "coco (3 captions, 3 photos in the gallery)" in done.stdout
-    row = next(line for line in done.stdout.splitlines() if line.startswith("| ") and line[2].isdigit())
-    r1, r5, r10 = (float(v) for v in row.strip("| ").split(" | "))
-    assert r10 == 1.0 and r5 == 1.0 and 0.0 <= r1 <= 1.0  # three pictures: each is in its caption's top five
+    assert sorted(p.name for p in (tmp_path / "project").iterdir()) == ["0-conse-lite1-T20", "1-conse-lite1-T20"]
+    rows = [line.strip("| ").split(" | ") for line in done.stdout.splitlines() if line.startswith("| conse:")]
+    assert len(rows) == 2
+    assert rows[0][:4] == rows[1][:4]  # the same model over the same pictures answers alike
+    name, r1, r5, r10, encode, server, http, _built = rows[0]
+    assert name == "conse:lite1:T20"
+    assert float(r10) == 1.0 and float(r5) == 1.0 and 0.0 <= float(r1) <= 1.0  # each is in its caption's top five
+    encode_p50, server_p50, http_p50 = (float(cost.split(" / ")[0]) for cost in (encode, server, http))
+    assert 0 < encode_p50 <= server_p50 <= http_p50  # the server's stages are part of what the client waits for
 
 
 def test_a_folder_without_captions_is_a_clear_error(tmp_path):
