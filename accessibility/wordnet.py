@@ -199,3 +199,38 @@ def _sense_counts(path: Path) -> tuple[dict[str, int], dict[str, int]]:
 @lru_cache(maxsize=1)
 def default_wordnet() -> WordNet:
     return WordNet()
+
+
+# Endings stripped to find the dictionary form of an inflected word ("crashing" → "crash", "cities" → "city").
+_ENDINGS = (("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
+            ("er", ""), ("est", ""), ("ly", ""), ("men", "man"))  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def english_words(folder: Path = DEFAULT_DATA.parent) -> frozenset[str]:
+    """Every one-word lemma of WordNet's nouns, verbs, adjectives and adverbs, and their irregular forms."""
+    words: set[str] = set()
+    for part in ("noun", "verb", "adj", "adv"):
+        for name, column in ((f"index.{part}", 0), (f"{part}.exc", 0)):
+            path = Path(folder) / name
+            if not path.exists():
+                raise FileNotFoundError(f"WordNet file {path} not found: install the Debian package wordnet-base")
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                if line and not line.startswith(" "):
+                    word = line.split(" ", 1)[column]
+                    if "_" not in word:
+                        words.add(word.lower())
+    return frozenset(words)
+
+
+def is_english(word: str, words: frozenset[str] | None = None) -> bool:
+    """Whether ``word`` (lower-case) is an English word or an inflection of one ("yield", "crossing", "guys")."""
+    words = english_words() if words is None else words
+    if word in words:
+        return True
+    for ending, base in _ENDINGS:
+        if word.endswith(ending) and len(word) > len(ending) + 1:
+            stem = word[: -len(ending)] + base
+            if stem in words or (len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in words):  # "running"
+                return True
+    return False

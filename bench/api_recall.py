@@ -10,13 +10,14 @@ query prompt, the int8 query graph, the blend with what was seen, the word searc
 Point it at held-out photos with ``--coco /path/to/folder`` (or ``GLIMPSE_COCO``); the default is coco-mini,
 which the served weights were fitted on (bench/perception.py gives its cross-validated figures). ``--held-out``
 asks instead with the captions written for coco-mini's distractors, photos nothing was fitted on
-(bench/held_out.py).
+(bench/held_out.py); ``--signs`` with the words a person would type to find a photo by the text in it.
 
 Several ``--spec`` build and serve one collection each and ask them in turns of 20 captions, so their
 recall and their costs (the server's own timings per stage, and the round trip over loopback) compare in one
 run on a machine whose speed drifts: how much a larger text space gains, and what it costs each query.
 
-Run: .venv/bin/python bench/api_recall.py [--coco FOLDER | --held-out] [--spec SPEC ...] [--workdir DIR] [--keep]
+Run: .venv/bin/python bench/api_recall.py [--coco FOLDER | --held-out | --signs] [--spec SPEC ...] [--workdir DIR]
+     [--keep]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import httpx
 import numpy as np
 
 from bench.feedback_loop import KS, ask, hits_at, kedro, scratch_project, serve
-from bench.held_out import write_coco_layout
+from bench.held_out import sign_words_set, write_coco_layout
 from bench.simulate_users import coco_queries
 from models.evaluation import coco_root
 from server.core.config import Settings
@@ -82,6 +83,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="scratch project folder (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch project")
     parser.add_argument("--held-out", action="store_true", help="coco-mini's distractors with their written captions")
+    parser.add_argument("--signs", action="store_true", help="photos with text, asked for by the words in them")
     parser.add_argument(
         "--spec",
         action="append",
@@ -92,14 +94,16 @@ def main() -> None:
     coco = (args.coco or coco_root()).resolve()
     if not (coco / "captions_train2017.json").exists():
         raise SystemExit(f"{coco} has no captions_train2017.json (a folder in the coco-mini layout is needed)")
-    if args.held_out and not (coco / "distractors").is_dir():
-        raise SystemExit(f"--held-out needs coco-mini's distractors/ folder, and {coco} has none")
+    if (args.held_out or args.signs) and not (coco / "distractors").is_dir():
+        raise SystemExit(f"--held-out and --signs need coco-mini's distractors/ folder, and {coco} has none")
     specs = args.spec or [None]
     project = args.workdir or Path(tempfile.mkdtemp(prefix="glimpse-api-recall-"))
     servers = []
     try:
         if args.held_out:
             coco = write_coco_layout(coco, project / "held-out")
+        elif args.signs:
+            coco = write_coco_layout(coco, project / "signs", sign_words_set(coco))
         folders = [project] if len(specs) == 1 else [project / f"{n}-{slug(spec)}" for n, spec in enumerate(specs)]
         served = [Served(folder, coco, spec) for folder, spec in zip(folders, specs, strict=True)]
         queries = coco_queries(coco, range(5))

@@ -19,6 +19,7 @@ from models.evaluation import CaptionedSet
 LABELS = Path(__file__).resolve().parent / "labels"
 CAPTIONS = LABELS / "coco_mini_distractor_captions.json"
 PEOPLE = LABELS / "coco_mini_distractor_people.json"
+SIGN_WORDS = LABELS / "sign_words.json"
 
 
 def held_out_set(coco: Path) -> CaptionedSet:
@@ -37,10 +38,26 @@ def held_out_set(coco: Path) -> CaptionedSet:
     )
 
 
-def write_coco_layout(coco: Path, folder: Path) -> Path:
-    """The held-out set in the coco-mini layout under ``folder`` (for bench/api_recall.py --held-out). The photos
-    are copied, not linked: ingestion follows no symlink out of its root."""
-    held_out = held_out_set(coco)
+def sign_words_set(coco: Path) -> CaptionedSet:
+    """Photos with text in them, each asked for by the words a person would type to find it (SIGN_WORDS; some
+    of them misread by the text reader), every other coco-mini photo as a distractor."""
+    by_file: dict[str, list[str]] = json.loads(SIGN_WORDS.read_text())["queries"]
+    files = sorted(by_file, key=lambda name: Path(name).name)  # the order the written layout reads back in
+    captions, owners = [], []
+    for i, name in enumerate(files):
+        captions += by_file[name]
+        owners += [i] * len(by_file[name])
+    signs = {coco / name for name in files}
+    others = sorted(p for sub in ("train2017", "distractors") for p in (coco / sub).glob("*.jpg") if p not in signs)
+    return CaptionedSet(
+        image_paths=[coco / name for name in files], captions=captions, caption_image=owners, distractor_paths=others
+    )
+
+
+def write_coco_layout(coco: Path, folder: Path, captioned: CaptionedSet | None = None) -> Path:
+    """A captioned set (the held-out one unless given) in the coco-mini layout under ``folder`` (for
+    bench/api_recall.py). The photos are copied, not linked: ingestion follows no symlink out of its root."""
+    held_out = captioned or held_out_set(coco)
     for sub, paths in (("train2017", held_out.image_paths), ("distractors", held_out.distractor_paths)):
         (folder / sub).mkdir(parents=True, exist_ok=True)
         for path in paths:

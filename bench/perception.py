@@ -47,6 +47,7 @@ from models.fusion import blend, fuse, seen_vectors
 from models.lexical import LexicalIndex, objects_text
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder
 from models.text_reader import TextReader
+from pipeline.pipelines.index.nodes import words_in_no_dictionary
 from pipeline.pipelines.see.nodes import on_white
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,6 +112,7 @@ def words_index(seen: dict, ids: list[str], folder: Path) -> LexicalIndex:
                 "text": " ".join(t.text for t in read),
                 "description": f"{alt}. {long}",
                 "source": "",
+                "misread": words_in_no_dictionary(" ".join(t.text for t in read)),
             }
         )
     return LexicalIndex(LexicalIndex.build(rows, folder / "words.sqlite"))

@@ -13,7 +13,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+from rapidfuzz.distance import Levenshtein
 
 from models.atomic import atomic_path
 
@@ -29,6 +32,11 @@ STOPWORDS = frozenset(_STOPWORDS.split())
 PERSON_WORDS = "person people man men woman women boy boys girl girls child children kid kids guy guys lady ladies"
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _PERSON = frozenset(PERSON_WORDS.split())
+# Text read in pictures has misread letters ("PENNSYINANIA", "REMIUM", "DAKLEY"): a query word of at least
+# MISREAD_MIN letters also matches a word read within one edit of it (two from MISREAD_TWO letters). Shorter words
+# stay exact: "cake" is one edit from "came", "care" and "lake".
+MISREAD_MIN = 5
+MISREAD_TWO = 8
 
 
 def query_terms(query: str) -> list[str]:
@@ -38,6 +46,20 @@ def query_terms(query: str) -> list[str]:
         if token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
             seen.setdefault(token, None)
     return list(seen)
+
+
+def misread(term: str, word: str) -> bool:
+    """Whether ``word``, read in a picture, may be the query word ``term`` with a letter or two misread."""
+    if len(term) < MISREAD_MIN or term == word:
+        return False
+    allowed = 2 if len(term) >= MISREAD_TWO else 1
+    return Levenshtein.distance(term, word, score_cutoff=allowed) <= allowed
+
+
+def read_words(text: str) -> set[str]:
+    """The words of a picture's text that a misread query word may match: lower-case letters, long enough (the
+    pipeline keeps those in no dictionary)."""
+    return {w for w in _TOKEN.findall(text.lower()) if len(w) >= MISREAD_MIN - 1 and w.isalpha()}
 
 
 def objects_text(labels: Iterable[str]) -> str:
@@ -67,18 +89,26 @@ class LexicalIndex:
             with sqlite3.connect(self._uri, uri=True) as db:
                 meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
                 self.count = db.execute("SELECT count(*) FROM docs").fetchone()[0]
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             db.close()
         except sqlite3.Error as exc:
             raise ValueError(f"the word index {self.path} cannot be read ({exc})") from None
         self._local = threading.local()  # one read-only connection per serving thread, kept open
         self.weight = float(meta.get("weight", 0.0))  # how much a word match adds to the dense score
         self.exact_weight = float(meta.get("exact_weight", 0.0))  # and a match of every word in source or text
+        self.misreads = "read_words" in tables  # indexes built before it have no table of words read
+        if self.misreads:
+            with sqlite3.connect(self._uri, uri=True) as db:
+                self.misreads = db.execute("SELECT count(*) FROM read_words").fetchone()[0] > 0
+            db.close()
+        self._misread_as = lru_cache(maxsize=1024)(self._find_misread)  # asked by search, then by fields
 
     @staticmethod
     def build(rows: Iterable[dict[str, str]], path: Path | str, weight: float = 0.0, exact_weight: float = 0.0) -> Path:
         """Write the index for ``rows`` (dicts with image_id and the FIELDS) to ``path``, atomically;
         ``weight`` and ``exact_weight`` are the fusion weights the server uses with it."""
         path = Path(path)
+        rows = list(rows)
         with atomic_path(path) as temp:
             with sqlite3.connect(temp) as db:
                 columns = ", ".join(FIELDS)
@@ -88,6 +118,11 @@ class LexicalIndex:
                     ([row["image_id"], *(row.get(f) or "" for f in FIELDS)] for row in rows),
                 )
                 db.execute("INSERT INTO docs(docs) VALUES ('optimize')")
+                # The words read in pictures that are in no dictionary (a row's "misread"), by their letter
+                # triples: the candidates a misread query word has. "YIELD" is read right and never one of them.
+                db.execute("CREATE VIRTUAL TABLE read_words USING fts5(word, tokenize='trigram')")
+                words = sorted(set().union(*((row.get("misread") or "").split() for row in rows)))
+                db.executemany("INSERT INTO read_words (word) VALUES (?)", ((w,) for w in words))
                 db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
                 db.execute("INSERT INTO meta VALUES ('weight', ?)", (str(float(weight)),))
                 db.execute("INSERT INTO meta VALUES ('exact_weight', ?)", (str(float(exact_weight)),))
@@ -101,9 +136,39 @@ class LexicalIndex:
             db = self._local.db = sqlite3.connect(self._uri, uri=True)
         return db
 
+    def misread_as(self, query: str) -> dict[str, list[str]]:
+        """Per query word, the words read in pictures that may be it misread (none for short or exact words)."""
+        return self._misread_as(query) if self.misreads else {}
+
+    def _find_misread(self, query: str) -> dict[str, list[str]]:
+        db = self._db()
+        out = {}
+        for term in query_terms(query):
+            if len(term) < MISREAD_MIN or not term.isalpha():
+                continue
+            triples = " OR ".join(f'"{term[i : i + 3]}"' for i in range(len(term) - 2))
+            found = db.execute(
+                "SELECT word FROM read_words WHERE read_words MATCH ? ORDER BY rank LIMIT 50", (triples,)
+            ).fetchall()
+            near = [word for (word,) in found if misread(term, word)]
+            if near:
+                out[term] = near
+        return out
+
+    def _matches(self, query: str) -> list[str]:
+        """FTS5 expressions, one per query word: the word anywhere, or a misreading of it in the text read."""
+        variants = self.misread_as(query)
+        out = []
+        for term in query_terms(query):
+            quoted = _quote(term)
+            if term in variants:
+                quoted = f"({quoted} OR {{text}} : ({' OR '.join(_quote(w) for w in variants[term])}))"
+            out.append(quoted)
+        return out
+
     def search(self, query: str, k: int = 100) -> list[Hit]:
         """The best ``k`` documents matching any of the query's words, best first."""
-        terms = _quoted(query)
+        terms = self._matches(query)
         if not terms:
             return []
         weights = ", ".join(str(WEIGHTS[f]) for f in FIELDS)
@@ -124,7 +189,7 @@ class LexicalIndex:
     def fields(self, query: str, image_ids: list[str]) -> dict[str, tuple[str, ...]]:
         """The fields any query word matched in, per image, for "why it matched": asked only for the few
         results shown (highlighting every candidate cost as much as the ranking)."""
-        terms = _quoted(query)
+        terms = self._matches(query)
         if not terms or not image_ids:
             return {}
         highlights = ", ".join(f"highlight(docs, {i + 1}, char(1), '')" for i in range(len(FIELDS)))
@@ -136,9 +201,9 @@ class LexicalIndex:
         return {row[0]: tuple(f for f, marked in zip(FIELDS, row[1:], strict=True) if "\x01" in marked) for row in rows}
 
 
-def _quoted(query: str) -> list[str]:
-    """The query's words as FTS5 string literals (so no word is read as an operator)."""
-    return ['"' + t.replace('"', '""') + '"' for t in query_terms(query)]
+def _quote(word: str) -> str:
+    """A word as an FTS5 string literal (so no word is read as an operator)."""
+    return '"' + word.replace('"', '""') + '"'
 
 
 def _stem(word: str) -> str:
@@ -164,7 +229,12 @@ def reasons(query: str, objects: Iterable[tuple[str, int]], text: str, fields: t
                 out.append(f"{count} people" if count > 1 else "a person")
             else:
                 out.append(f"{count} {name}s" if count > 1 else name)
-    read = [w for w in _TOKEN.findall(text) if _stem(w.lower()) in terms]
+    misreads = "text" in fields  # the word index matched the text read: a misreading of a query word may be why
+    read = [
+        w
+        for w in _TOKEN.findall(text)
+        if _stem(w.lower()) in terms or (misreads and any(misread(t, w.lower()) for t in terms))
+    ]
     if read:
         out.append(f'text: "{" ".join(dict.fromkeys(read))}"')
     if not out and "source" in fields:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from accessibility.wordnet import DEFAULT_DATA, WordNet
+from accessibility.wordnet import DEFAULT_DATA, WordNet, english_words, is_english
 
 pytestmark = pytest.mark.skipif(
     not DEFAULT_DATA.exists(), reason="Debian wordnet-base not installed (make setup as root)"
@@ -62,3 +62,16 @@ def test_words_mostly_used_as_adjectives_are_not_taken_for_nouns(wordnet):
     assert not any(wordnet.mostly_adjective(word) for word in ("man", "children", "ice cream", "zzzz"))
     assert wordnet.is_a("duck", "bird") and wordnet.is_a("cook", "person")  # verbs too, but nouns in captions
     assert not wordnet.is_a("Eileen", "person") and not wordnet.is_a("", "person")
+
+
+def test_english_words_and_their_inflections_are_told_from_misreadings():
+    for word in ("yield", "crossing", "crashing", "guys", "cities", "running", "fishermen", "pennsylvania", "museum"):
+        assert is_english(word), word
+    for word in ("pennsyinania", "remium", "egular", "dakley", "girthday", "mushreom"):
+        assert not is_english(word), word
+    assert "dog" in english_words() and "hot_dog" not in english_words()  # one-word lemmas only
+
+
+def test_a_missing_dictionary_says_what_to_install(tmp_path):
+    with pytest.raises(FileNotFoundError, match="wordnet-base"):
+        english_words(tmp_path)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench.held_out import CAPTIONS, held_out_set, write_coco_layout
+from bench.held_out import CAPTIONS, SIGN_WORDS, held_out_set, sign_words_set, write_coco_layout
 from models.evaluation import coco_root, load_coco_captions
 
 
@@ -44,3 +44,15 @@ def test_the_written_layout_reads_back_as_the_same_set(coco, tmp_path):
     assert [p.name for p in read.distractor_paths] == [p.name for p in held_out.distractor_paths]
     assert not any(p.is_symlink() for p in folder.rglob("*.jpg"))  # ingestion follows no links out of its root
     assert (folder / "train2017" / read.image_paths[0].name).read_bytes() == held_out.image_paths[0].read_bytes()
+
+
+def test_the_sign_words_ask_for_photos_with_text_among_all_the_others(coco, tmp_path):
+    signs = sign_words_set(coco)
+    labels = json.loads(SIGN_WORDS.read_text())
+    assert sorted(str(p.relative_to(coco)) for p in signs.image_paths) == sorted(labels["queries"])
+    assert set(labels["misread"]) <= set(signs.captions)  # every misread word is asked for
+    assert len(signs.image_paths) + len(signs.distractor_paths) == 160
+    assert not set(signs.image_paths) & set(signs.distractor_paths)
+    read = load_coco_captions(write_coco_layout(coco, tmp_path / "signs", signs))
+    assert read.captions == signs.captions and read.caption_image == signs.caption_image
+    assert len(read.distractor_paths) == 160 - len(signs.image_paths)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from models.lexical import LexicalIndex, objects_text, query_terms, reasons
+from models.lexical import LexicalIndex, misread, objects_text, query_terms, reasons
 
 ROWS = [
     {"image_id": "sign", "objects": "stop sign", "text": "STOP", "description": "A red sign.", "source": ""},
@@ -56,3 +56,46 @@ def test_query_terms_and_reasons() -> None:
     assert reasons("stop sign", [("stop sign", 1)], "STOP", ()) == ["stop sign", 'text: "STOP"']
     assert reasons("yak", [], "", ("source",)) == ["words of its source"]
     assert reasons("cat", [("dog", 1)], "", ()) == []
+
+
+MISREAD_ROWS = [  # the text as the reader got it; "misread" as the pipeline keeps it (words in no dictionary)
+    {"image_id": "museum", "text": "BRANDYWINE RIVER MUSEUM PENNSYINANIA", "misread": "brandywine pennsyinania"},
+    {"image_id": "petrol", "text": "HESS EGULAR 281 REMIUM 306", "misread": "egular hess remium"},
+    {"image_id": "corner", "text": "YIELD", "misread": ""},
+    {"image_id": "field", "objects": "sheep", "description": "A sheep in a field in Pennsylvania."},
+]
+
+
+@pytest.fixture
+def misread_index(tmp_path: Path) -> LexicalIndex:
+    return LexicalIndex(LexicalIndex.build(MISREAD_ROWS, tmp_path / "words.sqlite", weight=0.05, exact_weight=0.3))
+
+
+def test_a_query_word_finds_the_text_read_with_a_letter_or_two_misread(misread_index: LexicalIndex) -> None:
+    assert misread("pennsylvania", "pennsyinania") and misread("premium", "remium") and misread("regular", "egular")
+    assert not misread("premium", "premium") and not misread("field", "yields") and not misread("cake", "came")
+    assert misread_index.misread_as("Pennsylvania museum") == {"pennsylvania": ["pennsyinania"]}
+    hits = {h.image_id: h for h in misread_index.search("Pennsylvania museum", 10)}
+    assert hits["museum"].exact and not hits["field"].exact  # every word is in the text read, one misread
+    assert misread_index.fields("Pennsylvania museum", ["museum", "field"]) == {
+        "museum": ("text",),
+        "field": ("description",),
+    }
+    regular = misread_index.search("regular premium", 10)
+    assert [(h.image_id, h.exact) for h in regular] == [("petrol", True)]
+
+
+def test_words_read_right_and_short_words_are_never_taken_for_misreadings(misread_index: LexicalIndex) -> None:
+    assert misread_index.misread_as("a sheep in a field") == {}  # "yield" was read right: not a candidate
+    assert [h.image_id for h in misread_index.search("field", 10)] == ["field"]
+    assert misread_index.misread_as("hers") == {}  # four letters: one edit from too many words
+    assert misread_index.misread_as('"; DROP TABLE read_words; --') == {}
+
+
+def test_an_index_without_words_read_has_no_misreadings(index: LexicalIndex) -> None:
+    assert not index.misreads and index.misread_as("Pennsylvania") == {}
+
+
+def test_reasons_show_the_misread_text_only_when_the_index_matched_the_text() -> None:
+    assert reasons("premium fuel", [], "HESS REMIUM 306", ("text",)) == ['text: "REMIUM"']
+    assert reasons("premium fuel", [], "HESS REMIUM 306", ("description",)) == ["words in its description"]

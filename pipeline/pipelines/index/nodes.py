@@ -143,9 +143,19 @@ def _blended(current: pd.DataFrame, sentences: list[str], bundle: dict[str, Any]
     return blend(np.stack(current["embedding"].to_numpy()).astype(np.float32), seen, weight)
 
 
+def words_in_no_dictionary(text: str) -> str:
+    """The words read in a picture that are in no dictionary ("PENNSYINANIA", not "YIELD"): the ones a query word
+    may match as a misreading of it (models/lexical.py)."""
+    from accessibility.wordnet import is_english
+    from models.lexical import read_words
+
+    return " ".join(sorted(w for w in read_words(text) if not is_english(w)))
+
+
 def word_documents(ids: pd.Series, seen: pd.DataFrame | None, descriptions: pd.DataFrame) -> pd.DataFrame:
     """One document per image for the word index: the objects counted (with the words people use for them),
-    the text read, the alt and long descriptions and the collection's own description."""
+    the text read, the alt and long descriptions and the collection's own description; and the words read that
+    are in no dictionary ("PENNSYINANIA"), which a query word may match as a misreading of it."""
     from accessibility.objects import NUMBERS, tally
     from models.detectors import detections_from_json
     from models.lexical import objects_text
@@ -173,6 +183,7 @@ def word_documents(ids: pd.Series, seen: pd.DataFrame | None, descriptions: pd.D
                 "text": text,
                 "description": f"{alt}. {long}" if alt else "",
                 "source": source,
+                "misread": words_in_no_dictionary(text),
             }
         )
-    return pd.DataFrame(rows, columns=["image_id", "objects", "text", "description", "source"])
+    return pd.DataFrame(rows, columns=["image_id", "objects", "text", "description", "source", "misread"])

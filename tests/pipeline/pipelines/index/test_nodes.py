@@ -68,14 +68,18 @@ def test_refuses_mixed_or_missing_embeddings():
         build_indexes(embeddings(0), {"version": "v1"}, None, PARAMS)
 
 
-def test_word_documents_count_objects_in_peoples_words_and_carry_text_and_descriptions():
+def test_word_documents_count_objects_in_peoples_words_and_carry_text_descriptions_and_words_misread():
     ids = pd.Series(["a", "b", "c"])
     person = {"label": "person", "score": 0.9, "box": [0, 0, 1, 1]}
     seen = pd.DataFrame(
         {
             "objects": [json.dumps([person, person, {"label": "dog", "score": 0.4, "box": [0, 0, 1, 1]}]), "[]", "[]"],
-            "text_lines": ["[]", json.dumps([{"text": "STOP", "confidence": 0.9, "box": [0, 0, 1, 1]}]), "[]"],
-            "text": ["", "STOP", ""],
+            "text_lines": [
+                "[]",
+                json.dumps([{"text": "STOP YIELD PENNSYINANIA", "confidence": 0.9, "box": [0, 0, 1, 1]}]),
+                "[]",
+            ],
+            "text": ["", "STOP YIELD PENNSYINANIA", ""],
         },
         index=ids,
     )
@@ -90,6 +94,7 @@ def test_word_documents_count_objects_in_peoples_words_and_carry_text_and_descri
     docs = word_documents(ids, seen, described).set_index("image_id")
     assert docs.loc["a", "objects"].startswith("two person people man men woman")
     assert docs.loc["a", "objects"].endswith(" dog") and "no dog" not in docs.loc["a", "objects"]  # not counted
-    assert docs.loc["a", "source"] == "Harbour walk" and docs.loc["b", "text"] == "STOP"
+    assert docs.loc["a", "source"] == "Harbour walk" and docs.loc["b", "text"] == "STOP YIELD PENNSYINANIA"
     assert docs.loc["b", "description"] == "A sign. Text reads STOP."
-    assert docs.loc["c"].tolist() == ["", "", "", ""]
+    assert docs.loc["b", "misread"] == "pennsyinania"  # the one word read that is in no dictionary
+    assert docs.loc["c"].tolist() == ["", "", "", "", ""]
