@@ -22,14 +22,20 @@ PEOPLE = LABELS / "coco_mini_distractor_people.json"
 SIGN_WORDS = LABELS / "sign_words.json"
 
 
-def held_out_set(coco: Path) -> CaptionedSet:
-    """The distractors with their captions, coco-mini's captioned photos as the gallery's other half."""
-    by_file: dict[str, list[str]] = json.loads(CAPTIONS.read_text())["captions"]
-    files = sorted(by_file)
+def _asked(by_file: dict[str, list[str]], files: list[str]) -> tuple[list[str], list[int]]:
+    """Every text asked for a photo, and the position in ``files`` of the photo each asks for."""
     captions, owners = [], []
     for i, name in enumerate(files):
         captions += by_file[name]
         owners += [i] * len(by_file[name])
+    return captions, owners
+
+
+def held_out_set(coco: Path) -> CaptionedSet:
+    """The distractors with their captions, coco-mini's captioned photos as the gallery's other half."""
+    by_file: dict[str, list[str]] = json.loads(CAPTIONS.read_text())["captions"]
+    files = sorted(by_file)
+    captions, owners = _asked(by_file, files)
     return CaptionedSet(
         image_paths=[coco / "distractors" / name for name in files],
         captions=captions,
@@ -43,10 +49,7 @@ def sign_words_set(coco: Path) -> CaptionedSet:
     of them misread by the text reader), every other coco-mini photo as a distractor."""
     by_file: dict[str, list[str]] = json.loads(SIGN_WORDS.read_text())["queries"]
     files = sorted(by_file, key=lambda name: Path(name).name)  # the order the written layout reads back in
-    captions, owners = [], []
-    for i, name in enumerate(files):
-        captions += by_file[name]
-        owners += [i] * len(by_file[name])
+    captions, owners = _asked(by_file, files)
     signs = {coco / name for name in files}
     others = sorted(p for sub in ("train2017", "distractors") for p in (coco / sub).glob("*.jpg") if p not in signs)
     return CaptionedSet(

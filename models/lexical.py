@@ -90,17 +90,17 @@ class LexicalIndex:
                 meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
                 self.count = db.execute("SELECT count(*) FROM docs").fetchone()[0]
                 tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                # indexes built before it have no table of words read; a collection may have none read
+                misreads = (
+                    "read_words" in tables and db.execute("SELECT EXISTS (SELECT 1 FROM read_words)").fetchone()[0]
+                )
             db.close()
         except sqlite3.Error as exc:
             raise ValueError(f"the word index {self.path} cannot be read ({exc})") from None
         self._local = threading.local()  # one read-only connection per serving thread, kept open
         self.weight = float(meta.get("weight", 0.0))  # how much a word match adds to the dense score
         self.exact_weight = float(meta.get("exact_weight", 0.0))  # and a match of every word in source or text
-        self.misreads = "read_words" in tables  # indexes built before it have no table of words read
-        if self.misreads:
-            with sqlite3.connect(self._uri, uri=True) as db:
-                self.misreads = db.execute("SELECT count(*) FROM read_words").fetchone()[0] > 0
-            db.close()
+        self.misreads = bool(misreads)  # whether a query word may match a word misread in a picture
         self._misread_as = lru_cache(maxsize=1024)(self._find_misread)  # asked by search, then by fields
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -92,8 +93,14 @@ def test_words_read_right_and_short_words_are_never_taken_for_misreadings(misrea
     assert misread_index.misread_as('"; DROP TABLE read_words; --') == {}
 
 
-def test_an_index_without_words_read_has_no_misreadings(index: LexicalIndex) -> None:
+def test_an_index_without_words_read_has_no_misreadings(index: LexicalIndex, tmp_path: Path) -> None:
     assert not index.misreads and index.misread_as("Pennsylvania") == {}
+    older = LexicalIndex.build(MISREAD_ROWS, tmp_path / "older.sqlite")  # as built before words read were kept
+    with sqlite3.connect(older) as db:
+        db.execute("DROP TABLE read_words")
+    db.close()
+    legacy = LexicalIndex(older)
+    assert not legacy.misreads and [h.image_id for h in legacy.search("museum", 10)] == ["museum"]
 
 
 def test_reasons_show_the_misread_text_only_when_the_index_matched_the_text() -> None:
