@@ -211,21 +211,19 @@ def english_words(folder: Path = DEFAULT_DATA.parent) -> frozenset[str]:
     """Every one-word lemma of WordNet's nouns, verbs, adjectives and adverbs, and their irregular forms."""
     words: set[str] = set()
     for part in ("noun", "verb", "adj", "adv"):
-        for name, column in ((f"index.{part}", 0), (f"{part}.exc", 0)):
-            path = Path(folder) / name
+        for path in (Path(folder) / f"index.{part}", Path(folder) / f"{part}.exc"):  # the word starts each line
             if not path.exists():
                 raise FileNotFoundError(f"WordNet file {path} not found: install the Debian package wordnet-base")
             for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                if line and not line.startswith(" "):
-                    word = line.split(" ", 1)[column]
-                    if "_" not in word:
-                        words.add(word.lower())
+                word = line.split(" ", 1)[0]
+                if word and "_" not in word:  # the licence lines start with a space
+                    words.add(word.lower())
     return frozenset(words)
 
 
-def is_english(word: str, words: frozenset[str] | None = None) -> bool:
+def is_english(word: str) -> bool:
     """Whether ``word`` (lower-case) is an English word or an inflection of one ("yield", "crossing", "guys")."""
-    words = english_words() if words is None else words
+    words = english_words()
     if word in words:
         return True
     for ending, base in _ENDINGS:

@@ -105,14 +105,15 @@ def words_index(seen: dict, ids: list[str], folder: Path) -> LexicalIndex:
     rows = []
     for image_id, said, read, alt, long in zip(ids, seen["said"], seen["text"], seen["alt"], seen["long"], strict=True):
         counted = " ".join(f"{NUMBERS[min(s['count'], 6)]} {objects_text([s['name']])}" for s in said)
+        text = " ".join(t.text for t in read)
         rows.append(
             {
                 "image_id": image_id,
                 "objects": counted,
-                "text": " ".join(t.text for t in read),
+                "text": text,
                 "description": f"{alt}. {long}",
                 "source": "",
-                "misread": words_in_no_dictionary(" ".join(t.text for t in read)),
+                "misread": words_in_no_dictionary(text),
             }
         )
     return LexicalIndex(LexicalIndex.build(rows, folder / "words.sqlite"))
