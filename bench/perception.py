@@ -41,7 +41,7 @@ from accessibility.objects import NUMBERS, seen_sentence
 from accessibility.wordnet import default_wordnet
 from bench.held_out import held_out_set
 from models.batch import top_k
-from models.detectors.centernet import CenterNetDetector
+from models.detectors import DEFAULT, NAMES, open_detector
 from models.evaluation import coco_root, load_coco_captions, ranks_of_positives, recall_at
 from models.fusion import blend, fuse, seen_vectors
 from models.lexical import LexicalIndex, objects_text
@@ -54,17 +54,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 BLENDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5)
 FUSIONS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
-EXACT_WEIGHT = 0.3  # conf/base/parameters.yml index.words_exact_weight
+
+
+def served_weights() -> dict[str, float]:
+    """The search weights the pipeline serves (conf/base/parameters.yml ``index``)."""
+    import yaml
+
+    index = yaml.safe_load((ROOT / "conf/base/parameters.yml").read_text())["index"]
+    return {k: float(index[k]) for k in ("seen_blend", "words_weight", "words_exact_weight")}
+
+
+SERVED = served_weights()
+EXACT_WEIGHT = SERVED["words_exact_weight"]
 PEOPLE = re.compile(
     r"\b(person|people|man|men|woman|women|boy|boys|girl|girls|child|children|kid|kids|guy|guys|lady|ladies|"
     r"player|players|skier|surfer|crowd|family|couple|group)\b"
 )
 
 
-def look(paths: list[Path], bundle: Path) -> dict:
+def look(paths: list[Path], bundle: Path, detector_name: str = DEFAULT) -> dict:
     """Embeddings, detections, text and descriptions of every photo, as the pipeline makes them."""
     encoder = OnnxImageEncoder(bundle, threads=2)
-    detector = CenterNetDetector(threads=2)
+    detector = open_detector(detector_name, threads=2)
     reader = TextReader(threads=2)
     describer = Describer(default_wordnet())
     out = {"embeddings": [], "features": [], "objects": [], "text": [], "alt": [], "long": [], "said": []}
@@ -212,13 +223,14 @@ def main() -> None:
     parser.add_argument("--coco", type=Path, default=coco_root(), help="default: $GLIMPSE_COCO or ../shared")
     parser.add_argument("--bundle", type=Path, default=None)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--detector", choices=NAMES, default=DEFAULT)
     args = parser.parse_args()
     bundle = args.bundle or ROOT / json.loads((ROOT / "data/06_models/model_bundle.json").read_text())["folder"]
     coco = load_coco_captions(args.coco)
     paths = coco.image_paths + coco.distractor_paths
     ids = [p.stem for p in paths]
     started = time.perf_counter()
-    seen = look(paths, bundle)
+    seen = look(paths, bundle, args.detector)
     text_encoder = OnnxTextEncoder(bundle, threads=2)
     queries = text_encoder.encode_queries(coco.captions)  # worded by the bundle's query prompt, as served
     typed = text_encoder.encode_texts(coco.captions)  # as typed: what the prompt adds
@@ -270,9 +282,12 @@ def main() -> None:
             label = "the same with queries as typed (no query prompt)"
             rows.append((label, result, ", ".join(f"{a:g}/{w:g}" for a, w in chosen)))
     result, chosen = adapter_cross_validated(
-        queries, owners, blend(image, vectors["objects, text"], 0.3), seen["features"], args.folds
+        queries, owners, blend(image, vectors["objects, text"], SERVED["seen_blend"]), seen["features"], args.folds
     )
-    label = "+ seen (objects, text) at 0.3 + caption adapter (ridge on image features, fitted per fold)"
+    label = (
+        f"+ seen (objects, text) at {SERVED['seen_blend']:g} + caption adapter (ridge on image features, fitted "
+        "per fold)"
+    )
     rows.append((label, result, ", ".join(f"{s:g}/{b:g}" for s, b in chosen)))
     result, _ = cross_validate(lambda w: fuse(queries @ image.T, lexical, w), FUSIONS, owners, args.folds)
     rows.append(("dense + words (no blend)", result, "-"))
@@ -300,7 +315,10 @@ def main() -> None:
                 f"+ words at {fitted[1]:g} + every word in text read",
                 served(fitted, held_queries, held_lexical, held_exact),
             ),
-            ("the served weights (0.3 / 0.05)", served((0.3, 0.05), held_queries, held_lexical, held_exact)),
+            (
+                f"the served weights ({SERVED['seen_blend']:g} / {SERVED['words_weight']:g})",
+                served((SERVED["seen_blend"], SERVED["words_weight"]), held_queries, held_lexical, held_exact),
+            ),
             ("words alone", held_lexical),
         ]
         print(

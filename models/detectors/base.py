@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
 
@@ -15,8 +16,14 @@ class Detection:
     """One object found in a picture: its class name, how sure the detector is, and where it is."""
 
     label: str  # class name, singular, e.g. "person", "dog", "traffic light"
-    score: float  # 0–1
+    score: float  # 0–1, on the scale the describer's words assume (0.3 "possibly", 0.5 said plainly)
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in the original picture's pixels
+    raw: float | None = None  # the model's own score, when ``score`` was rescaled from it (see ``rescaled``)
+
+    @property
+    def model_score(self) -> float:
+        """The score as the model gave it: what the search's sentence of what was seen is built on."""
+        return self.score if self.raw is None else self.raw
 
     def area_share(self, width: int, height: int) -> float:
         """How much of the picture the box covers, 0–1 (0 for an unknown picture size)."""
@@ -36,6 +43,19 @@ class Detector(ABC):
         """One list of detections per picture (any size or mode)."""
 
 
+def rescaled(found: list[Detection], scale: dict | None) -> list[Detection]:
+    """``found`` with each score mapped through ``scale`` ({"model": [...], "said": [...]}, piecewise linear;
+    from the detector's card) and the model's own score kept in ``raw``. A detector whose 0.5 is less sure than
+    the describer's "said plainly" assumes carries a scale fitted on coco-mini; ``None`` keeps scores as they
+    are."""
+    if not scale:
+        return found
+    return [
+        Detection(d.label, round(float(np.interp(d.score, scale["model"], scale["said"])), 4), d.box, raw=d.score)
+        for d in found
+    ]
+
+
 def counts(detections: list[Detection], min_score: float = 0.0) -> dict[str, int]:
     """How many of each class, most frequent first: {"person": 2, "dog": 1}."""
     return dict(Counter(d.label for d in detections if d.score >= min_score).most_common())
@@ -45,4 +65,7 @@ def detections_from_json(text: object) -> list[Detection]:
     """Detections as the see stage stores them (a JSON list of {label, score, box}); [] for none or missing."""
     if not isinstance(text, str) or not text:
         return []
-    return [Detection(o["label"], float(o["score"]), tuple(o["box"])) for o in json.loads(text)]
+    return [
+        Detection(o["label"], float(o["score"]), tuple(o["box"]), raw=float(o["raw"]) if "raw" in o else None)
+        for o in json.loads(text)
+    ]

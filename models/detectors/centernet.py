@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.detectors.base import Detection, Detector
+from models.detectors.base import Detection, Detector, rescaled
 
 INPUT_SIDE = 512
 STRIDE = 4  # input pixels per heatmap cell
@@ -124,14 +124,14 @@ class CenterNetDetector(Detector):
 
     def __init__(
         self,
-        folder: Path | str | None = None,
+        folder: Path | str,
         threads: int | None = None,
         min_score: float = 0.3,
         nms_iou: float = 0.45,
     ) -> None:
         from models.runtime import make_session
 
-        folder = resolve_folder(folder)
+        folder = Path(folder)
         self.card = json.loads((folder / "card.json").read_text())
         self.session = make_session(folder / "model.onnx", threads)
         self.input_name = self.session.get_inputs()[0].name
@@ -145,24 +145,8 @@ class CenterNetDetector(Detector):
             batch = images[start : start + batch_size]
             heatmap, wh = self.session.run(None, {self.input_name: np.stack([to_input(im) for im in batch])})
             for i, image in enumerate(batch):
-                out.append(
-                    decode(heatmap[i], wh[i], image.width, image.height, min_score=self.min_score, nms_iou=self.nms_iou)
+                found = decode(
+                    heatmap[i], wh[i], image.width, image.height, min_score=self.min_score, nms_iou=self.nms_iou
                 )
+                out.append(rescaled(found, self.card.get("said_scale")))
         return out
-
-
-BUILT = Path(__file__).resolve().parents[1] / "onnx" / "detectors" / "centernet-coco80"  # where setup builds it
-
-
-def resolve_folder(folder: Path | str | None) -> Path:
-    """``folder``, or where setup built the default detector when it is empty."""
-    return Path(folder) if folder else BUILT
-
-
-def card_spec(folder: Path | str | None) -> str:
-    """The spec of the detector built in ``folder``, or a clear error naming the command that builds it."""
-    folder = resolve_folder(folder)
-    card = folder / "card.json"
-    if not card.exists() or not (Path(folder) / "model.onnx").exists():
-        raise FileNotFoundError(f"no detector in {folder}: run `make setup` (python -m models.detectors.build)")
-    return json.loads(card.read_text())["spec"]

@@ -1,10 +1,10 @@
 """A TF.js graph model (``model.json`` + weight shards) rewritten as an ONNX graph with numpy and ``onnx`` alone.
 
 tf2onnx would need tensorflow (1.8 GB) plus patches at setup; the graphs Glimpse converts use a small set of
-ops (convolutions with fused bias and activation, elementwise arithmetic, means, resizes, concatenation), so
-each is mapped here by hand. Tensors stay in TensorFlow's NHWC layout; each convolution or resize is wrapped
-in a pair of ``Transpose`` nodes, which onnxruntime's transpose optimiser cancels across the elementwise ops
-between them at session start.
+ops (convolutions with fused bias and activation, elementwise arithmetic, means, resizes, concatenation,
+padding, transposes, max pooling), so each is mapped here by hand. Tensors stay in TensorFlow's NHWC layout;
+each convolution, pooling or resize is wrapped in a pair of ``Transpose`` nodes, which onnxruntime's transpose
+optimiser cancels across the elementwise ops between them at session start.
 
 Only the part of the graph that ``outputs`` depends on is converted, so a model's post-processing (top-k,
 gathers) can be left to tested numpy code. The batch dimension of the input is made dynamic.
@@ -156,6 +156,21 @@ class _Builder:
         )
         self.nhwc(name, self.activation(name, y, fused), name)
 
+    def max_pool(self, node: dict) -> None:
+        name, inputs = node["name"], node["input"]
+        padding = _attr(node, "padding", "VALID")
+        if _attr(node, "data_format", "NHWC") != "NHWC" or padding not in ("SAME", "VALID"):
+            raise UnsupportedGraphError(f"{name}: only NHWC max pooling with SAME or VALID padding is supported")
+        y = self.add(
+            "MaxPool",
+            [self.nchw(name, _source(inputs[0]))],
+            f"{name}/pool",
+            kernel_shape=_attr(node, "ksize", [1, 1, 1, 1])[1:3],
+            strides=_attr(node, "strides", [1, 1, 1, 1])[1:3],
+            auto_pad="SAME_UPPER" if padding == "SAME" else "VALID",
+        )
+        self.nhwc(name, y, name)
+
     def resize(self, node: dict) -> None:
         name, inputs = node["name"], node["input"]
         if _attr(node, "align_corners", False):
@@ -230,6 +245,21 @@ def convert(model_json_path: Path, outputs: dict[str, str]) -> onnx.ModelProto:
             builder.add({"AddV2": "Add"}.get(op, op), inputs, name)
         elif op in ("Relu", "Sigmoid", "Identity"):
             builder.add(op, inputs[:1], name)
+        elif op == "LeakyRelu":
+            builder.add("LeakyRelu", inputs[:1], name, alpha=float(_attr(node, "alpha", 0.2)))
+        elif op == "Transpose":
+            builder.add("Transpose", inputs[:1], name, perm=[int(a) for a in builder.const(inputs[1])])
+        elif op in ("Pad", "PadV2"):
+            pads = builder.const(inputs[1]).astype(np.int64)  # (rank, 2): before and after, per axis
+            value = builder.const(inputs[2]) if op == "PadV2" else np.zeros((), np.float32)
+            pad_inputs = [
+                inputs[0],
+                builder.initializer(f"{name}/pads", np.concatenate([pads[:, 0], pads[:, 1]])),
+                builder.initializer(f"{name}/value", np.asarray(value, np.float32).reshape(())),
+            ]
+            builder.add("Pad", pad_inputs, name, mode="constant")
+        elif op == "MaxPool":
+            builder.max_pool(node)
         elif op == "Relu6":
             builder.add("Clip", [inputs[0], builder.zero, builder.six], name)
         elif op == "Mean":

@@ -10,7 +10,7 @@ from accessibility.labels import Label
 from accessibility.objects import counted, named_in, objects_phrase, plural, seen_sentence, spoken, tally
 from accessibility.wording import about_percent, article, clean_text, hedge, join_words, spoken_date
 from accessibility.wordnet import default_wordnet
-from models.detectors.base import Detection
+from models.detectors.base import Detection, rescaled
 
 CATS = [
     Label("n02123045", "tabby cat", 0.3),
@@ -349,6 +349,20 @@ def test_a_source_naming_a_kind_of_person_already_mentions_the_person(describer)
         solid((90, 90, 90)), [], Facts(10, 10, source_description="A white cat on a sofa"), objects=[person]
     )
     assert "a person, which the source does not mention" in white.long  # "white" here is a colour, not a person
+
+
+def test_the_seen_sentence_uses_the_models_own_scores_and_descriptions_the_rescaled_ones(describer):
+    scale = {"model": [0.0, 0.4, 0.6, 1.0], "said": [0.0, 0.3, 0.5, 1.0]}  # NanoDet's card
+    found = rescaled(seen(("dog", 0.55), ("cat", 0.35)), scale)
+    assert [(d.score, d.raw) for d in found] == [(0.45, 0.55), (0.2625, 0.35)]
+    assert [d.model_score for d in found] == [0.55, 0.35]
+    # the search's sentence: the dog said plainly and the cat as possible, as the model scored them
+    assert seen_sentence(found) == "a photo of a dog, possibly also a cat"
+    # what is said to people: the dog only possibly, the cat not at all
+    assert [(s.name, s.count) for s in tally(found)] == [("dog", 0)]
+    said = describer.describe(solid((90, 140, 60)), [], Facts(width=64, height=48), objects=found)
+    assert "cat" not in said.alt.lower() and "dog" in said.alt.lower()
+    assert rescaled(found[:1], None) == found[:1]
 
 
 def test_the_seen_sentence_is_empty_when_nothing_was_seen():

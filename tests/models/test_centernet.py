@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
-from models.detectors import counts
+from models.detectors import counts, resolve_folder
 from models.detectors.centernet import COCO_CLASSES, CenterNetDetector, decode, nms, peaks
 from models.evaluation import coco_root
 
-DETECTOR = Path(__file__).resolve().parents[2] / "models/onnx/detectors/centernet-coco80"
+DETECTOR = resolve_folder("centernet")
 COCO = coco_root()
 PERSON, DOG = COCO_CLASSES.index("person"), COCO_CLASSES.index("dog")
 

@@ -237,3 +237,61 @@ def test_a_layers_model_is_not_taken_for_a_graph(tmp_path: Path) -> None:
     path.write_text(json.dumps({"format": "layers-model", "modelTopology": {}}))
     with pytest.raises(UnsupportedGraphError, match=r"not a TF\.js graph model"):
         convert(path, {"x": "y"})
+
+
+def test_padding_transposes_leaky_relu_and_max_pooling_convert_as_tf_computes_them(tmp_path: Path) -> None:
+    """The ops of a graph exported from PyTorch through ONNX (NanoDet's): an NCHW input transposed to NHWC,
+    explicit zero and constant padding, a VALID convolution, a leaky ReLU, 3 × 3 max pooling with stride 2
+    (VALID and SAME), and a transpose back to NCHW."""
+    rng = np.random.default_rng(1)
+    w = rng.normal(0, 0.5, (3, 3, 2, 3)).astype(np.float32)
+    g = GraphWriter()
+    g.node(
+        "input",
+        "Placeholder",
+        [],
+        shape={"shape": {"dim": [{"size": "1"}, {"size": "2"}, {"size": "9"}, {"size": "9"}]}},
+    )
+    g.const("to_nhwc", np.array([0, 2, 3, 1], np.int32))
+    g.node("nhwc", "Transpose", ["input", "to_nhwc"])
+    g.const("pads", np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))
+    g.node("padded", "Pad", ["nhwc", "pads"])
+    g.const("w", w)
+    g.node("conv", "Conv2D", ["padded", "w"], strides=_ints([1, 1, 1, 1]), padding=_s("VALID"), data_format=_s("NHWC"))
+    g.node("leaky", "LeakyRelu", ["conv"], alpha={"f": 0.1})
+    g.const("pads2", np.array([[0, 0], [0, 1], [0, 1], [0, 0]], np.int32))
+    g.const("low", np.array(-5.0, np.float32))
+    g.node("padded2", "PadV2", ["leaky", "pads2", "low"])
+    pool = {"ksize": _ints([1, 3, 3, 1]), "strides": _ints([1, 2, 2, 1]), "data_format": _s("NHWC")}
+    g.node("pool", "MaxPool", ["padded2"], padding=_s("VALID"), **pool)
+    g.node("pool_same", "MaxPool", ["leaky"], padding=_s("SAME"), **pool)
+    g.const("to_nchw", np.array([0, 3, 1, 2], np.int32))
+    g.node("out", "Transpose", ["pool", "to_nchw"])
+    g.node("out_same", "Transpose", ["pool_same", "to_nchw"])
+    path = g.write(tmp_path, {"out": [1, 3, 4, 4], "out_same": [1, 3, 5, 5]})
+    session = ort.InferenceSession(
+        convert(path, {"out": "pooled", "out_same": "pooled_same"}).SerializeToString(),
+        providers=["CPUExecutionProvider"],
+    )
+    x = rng.normal(0, 1, (2, 2, 9, 9)).astype(np.float32)
+    got, got_same = session.run(None, {"input": x})
+
+    nhwc = x.transpose(0, 2, 3, 1).astype(np.float64)
+    conv = conv_ref(nhwc, w, 1)  # SAME with a 3 × 3 kernel = one pixel of zeros each side, then VALID
+    leaky = np.where(conv > 0, conv, 0.1 * conv)
+    padded = np.pad(leaky, ((0, 0), (0, 1), (0, 1), (0, 0)), constant_values=-5.0)
+
+    def pool_ref(a: np.ndarray) -> np.ndarray:
+        n = (a.shape[1] - 3) // 2 + 1
+        return np.stack(
+            [
+                np.stack([a[:, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3].max(axis=(1, 2)) for j in range(n)], 1)
+                for i in range(n)
+            ],
+            1,
+        )
+
+    np.testing.assert_allclose(got, pool_ref(padded).transpose(0, 3, 1, 2), atol=1e-5)
+    # SAME pooling of 9 pixels by 3 with stride 2: 5 outputs, one pixel of padding that never wins each side
+    same = np.pad(leaky, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+    np.testing.assert_allclose(got_same, pool_ref(same).transpose(0, 3, 1, 2), atol=1e-5)

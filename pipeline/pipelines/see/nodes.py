@@ -22,8 +22,8 @@ from pipeline.partitions import map_partitions, per_process, split, worker_threa
 
 logger = logging.getLogger(__name__)
 
-VERSION = "see-2"  # bump when how pictures are prepared or read changes: every image is looked at again
-READ_SIDE = 2048  # longest side decoded: the detector needs 512, the text reader's line crops up to 2048
+VERSION = "see-3"  # bump when how pictures are prepared or read changes: every image is looked at again
+READ_SIDE = 2048  # longest side decoded: the detectors need 416-512, the text reader's line crops up to 2048
 SEE_BATCH = 8  # pictures the detector takes at once; the next batch is decoded meanwhile
 SIGHTING_COLUMNS = ["image_id", "signature", "objects", "text_lines", "text"]
 
@@ -63,9 +63,10 @@ def _specs(params: dict[str, Any]) -> tuple[str, str]:
     reader = params.get("text_reader") or {}
     detector_spec = "none"
     if detector.get("enabled", True):
-        from models.detectors.centernet import card_spec
+        from models.detectors import DEFAULT, model_card
 
-        detector_spec = card_spec(detector.get("folder"))
+        card = model_card(detector.get("name", DEFAULT), detector.get("folder"))
+        detector_spec = card["spec"] + (f" said {json.dumps(card['said_scale'])}" if "said_scale" in card else "")
     reader_spec = "none"
     if reader.get("enabled", True):
         from models.text_reader import TextReader
@@ -92,9 +93,10 @@ def open_detector(params: dict[str, Any], threads: int):
     detector = params.get("detector") or {}
     if not detector.get("enabled", True):
         return None
-    from models.detectors.centernet import CenterNetDetector
+    from models.detectors import DEFAULT, open_detector
 
-    return CenterNetDetector(
+    return open_detector(
+        detector.get("name", DEFAULT),
         detector.get("folder"),
         threads=threads,
         min_score=_thresholds(params)["min_score"],
@@ -151,6 +153,7 @@ def see_partition(todo: pd.DataFrame, *, params: dict[str, Any], signature: str,
                         "objects": json.dumps(
                             [
                                 {"label": d.label, "score": d.score, "box": _scaled(d.box, scale)}
+                                | ({} if d.raw is None else {"raw": d.raw})
                                 for d in objects.get(i, [])
                             ]
                         ),
