@@ -6,6 +6,7 @@ import json
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -41,6 +42,47 @@ class Detector(ABC):
     @abstractmethod
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
         """One list of detections per picture (any size or mode)."""
+
+
+class OnnxDetector(Detector):
+    """A detector whose converted graph runs in an onnxruntime session; ``folder`` holds ``model.onnx`` and
+    ``card.json``. A subclass says how a picture becomes the graph's input and how one picture's outputs become
+    detections; scores come back on the card's said scale (``rescaled``), the model's own kept in ``raw``."""
+
+    def __init__(
+        self,
+        folder: Path | str,
+        threads: int | None = None,
+        min_score: float = 0.3,  # on the model's own scores
+        nms_iou: float = 0.45,
+    ) -> None:
+        from models.runtime import make_session
+
+        folder = Path(folder)
+        self.card = json.loads((folder / "card.json").read_text())
+        self.session = make_session(folder / "model.onnx", threads)
+        self.input_name = self.session.get_inputs()[0].name
+        self.min_score = min_score
+        self.nms_iou = nms_iou
+        self.spec = self.card["spec"]
+
+    @abstractmethod
+    def to_input(self, image: Image.Image) -> np.ndarray:
+        """One picture as the graph's input, without the batch dimension."""
+
+    @abstractmethod
+    def decode(self, outputs: list[np.ndarray], width: int, height: int) -> list[Detection]:
+        """One picture's outputs (the batch dimension taken off) → detections in its own pixels."""
+
+    def detect(self, images: list[Image.Image], batch_size: int = 4) -> list[list[Detection]]:
+        out: list[list[Detection]] = []
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            outputs = self.session.run(None, {self.input_name: np.stack([self.to_input(im) for im in batch])})
+            for i, image in enumerate(batch):
+                found = self.decode([o[i] for o in outputs], image.width, image.height)
+                out.append(rescaled(found, self.card.get("said_scale")))
+        return out
 
 
 def rescaled(found: list[Detection], scale: dict | None) -> list[Detection]:

@@ -8,13 +8,11 @@ Decoding — peaks, top-k, boxes, per-class NMS — is numpy here, so it is test
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
-from models.detectors.base import Detection, Detector, rescaled
+from models.detectors.base import Detection, OnnxDetector
+from models.detectors.boxes import check_min_score, in_picture
 
 INPUT_SIDE = 512
 STRIDE = 4  # input pixels per heatmap cell
@@ -51,31 +49,6 @@ def peaks(heatmap: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray
     return index[peak], scores[peak]
 
 
-def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Intersection over union of one box (4,) with each of ``others`` (n, 4)."""
-    x1 = np.maximum(box[0], others[:, 0])
-    y1 = np.maximum(box[1], others[:, 1])
-    x2 = np.minimum(box[2], others[:, 2])
-    y2 = np.minimum(box[3], others[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, threshold: float) -> list[int]:
-    """Indices kept by per-class non-maximum suppression, highest score first."""
-    keep: list[int] = []
-    for c in np.unique(classes):
-        members = np.flatnonzero(classes == c)
-        members = members[np.argsort(-scores[members], kind="stable")]
-        while len(members):
-            best, members = members[0], members[1:]
-            keep.append(int(best))
-            members = members[iou(boxes[best], boxes[members]) < threshold]
-    return sorted(keep, key=lambda i: -scores[i])
-
-
 def decode(
     heatmap: np.ndarray,
     wh: np.ndarray,
@@ -88,8 +61,7 @@ def decode(
     classes: tuple[str, ...] = COCO_CLASSES,
 ) -> list[Detection]:
     """One picture's maps → detections in its own pixels. ``heatmap`` (h, w, classes), ``wh`` (h, w, 4)."""
-    if not 0 < min_score <= 1:
-        raise ValueError(f"min_score must lie in (0, 1], not {min_score}")
+    check_min_score(min_score)
     grid_h, grid_w, n_classes = heatmap.shape
     index, scores = peaks(heatmap, min_score)
     ranked = np.argsort(-scores, kind="stable")[:top_k]  # ties: the lower flat index first, as the graph ranks
@@ -101,16 +73,7 @@ def decode(
     y, x = cell // grid_w, cell % grid_w
     left, top, right, bottom = wh[y, x].T
     boxes = np.stack([x * STRIDE - left, y * STRIDE - top, x * STRIDE + right, y * STRIDE + bottom], axis=1)
-    scale = np.array([width, height, width, height], np.float64) / np.array(
-        [grid_w * STRIDE, grid_h * STRIDE] * 2, np.float64
-    )
-    boxes = np.clip(boxes * scale, 0, [width, height, width, height])
-    kept = nms(boxes, scores, cls, nms_iou)
-    return [
-        Detection(classes[int(cls[i])], round(float(scores[i]), 4), tuple(round(float(v), 1) for v in boxes[i]))
-        for i in kept
-        if boxes[i, 2] > boxes[i, 0] and boxes[i, 3] > boxes[i, 1]
-    ]
+    return in_picture(boxes, scores, cls, (grid_w * STRIDE, grid_h * STRIDE), (width, height), nms_iou, classes)
 
 
 def to_input(image: Image.Image) -> np.ndarray:
@@ -119,34 +82,12 @@ def to_input(image: Image.Image) -> np.ndarray:
     return np.asarray(rgb.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR), np.float32)
 
 
-class CenterNetDetector(Detector):
-    """The converted graph in an onnxruntime session; ``folder`` holds ``model.onnx`` and ``card.json``."""
+class CenterNetDetector(OnnxDetector):
+    """The converted CenterNet graph (``models.detectors.build``)."""
 
-    def __init__(
-        self,
-        folder: Path | str,
-        threads: int | None = None,
-        min_score: float = 0.3,
-        nms_iou: float = 0.45,
-    ) -> None:
-        from models.runtime import make_session
+    def to_input(self, image: Image.Image) -> np.ndarray:
+        return to_input(image)
 
-        folder = Path(folder)
-        self.card = json.loads((folder / "card.json").read_text())
-        self.session = make_session(folder / "model.onnx", threads)
-        self.input_name = self.session.get_inputs()[0].name
-        self.min_score = min_score
-        self.nms_iou = nms_iou
-        self.spec = self.card["spec"]
-
-    def detect(self, images: list[Image.Image], batch_size: int = 4) -> list[list[Detection]]:
-        out: list[list[Detection]] = []
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size]
-            heatmap, wh = self.session.run(None, {self.input_name: np.stack([to_input(im) for im in batch])})
-            for i, image in enumerate(batch):
-                found = decode(
-                    heatmap[i], wh[i], image.width, image.height, min_score=self.min_score, nms_iou=self.nms_iou
-                )
-                out.append(rescaled(found, self.card.get("said_scale")))
-        return out
+    def decode(self, outputs: list[np.ndarray], width: int, height: int) -> list[Detection]:
+        heatmap, wh = outputs
+        return decode(heatmap, wh, width, height, min_score=self.min_score, nms_iou=self.nms_iou)

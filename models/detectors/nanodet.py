@@ -13,14 +13,12 @@ CenterNet's 85 and 96 (docs/models.md).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
-from models.detectors.base import Detection, Detector, rescaled
-from models.detectors.centernet import COCO_CLASSES, nms
+from models.detectors.base import Detection, OnnxDetector
+from models.detectors.boxes import check_min_score, in_picture
+from models.detectors.centernet import COCO_CLASSES
 
 INPUT_SIDE = 416
 STRIDES = (8, 16, 32)
@@ -61,8 +59,7 @@ def decode(
     classes: tuple[str, ...] = COCO_CLASSES,
 ) -> list[Detection]:
     """One picture's head maps (one (80 + 44, h, w) array per stride) → detections in its own pixels."""
-    if not 0 < min_score <= 1:
-        raise ValueError(f"min_score must lie in (0, 1], not {min_score}")
+    check_min_score(min_score)
     all_scores, all_boxes, all_classes = [], [], []
     for head, stride in zip(heads, STRIDES, strict=True):
         scores, boxes = level_boxes(head, stride)
@@ -75,44 +72,15 @@ def decode(
         return []
     ranked = np.argsort(-scores, kind="stable")[: top_k * 10]  # NMS keeps at most top_k of these below
     scores, cls = scores[ranked], np.concatenate(all_classes)[ranked]
-    scale = np.array([width, height, width, height], np.float64) / INPUT_SIDE
-    boxes = np.clip(np.concatenate(all_boxes)[ranked] * scale, 0, [width, height, width, height])
-    kept = nms(boxes, scores, cls, nms_iou)[:top_k]
-    return [
-        Detection(classes[int(cls[i])], round(float(scores[i]), 4), tuple(round(float(v), 1) for v in boxes[i]))
-        for i in kept
-        if boxes[i, 2] > boxes[i, 0] and boxes[i, 3] > boxes[i, 1]
-    ]
+    boxes = np.concatenate(all_boxes)[ranked]
+    return in_picture(boxes, scores, cls, (INPUT_SIDE, INPUT_SIDE), (width, height), nms_iou, classes, top_k)
 
 
-class NanoDetDetector(Detector):
-    """The converted graph in an onnxruntime session; ``folder`` holds ``model.onnx`` and ``card.json``."""
+class NanoDetDetector(OnnxDetector):
+    """The converted NanoDet graph (``models.detectors.build``)."""
 
-    def __init__(
-        self,
-        folder: Path | str,
-        threads: int | None = None,
-        min_score: float = 0.3,
-        nms_iou: float = 0.45,
-    ) -> None:
-        from models.runtime import make_session
+    def to_input(self, image: Image.Image) -> np.ndarray:
+        return to_input(image)
 
-        folder = Path(folder)
-        self.card = json.loads((folder / "card.json").read_text())
-        self.session = make_session(folder / "model.onnx", threads)
-        self.input_name = self.session.get_inputs()[0].name
-        self.min_score = min_score
-        self.nms_iou = nms_iou
-        self.spec = self.card["spec"]
-
-    def detect(self, images: list[Image.Image], batch_size: int = 4) -> list[list[Detection]]:
-        out: list[list[Detection]] = []
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size]
-            heads = self.session.run(None, {self.input_name: np.stack([to_input(im) for im in batch])})
-            for i, image in enumerate(batch):
-                found = decode(
-                    [h[i] for h in heads], image.width, image.height, min_score=self.min_score, nms_iou=self.nms_iou
-                )
-                out.append(rescaled(found, self.card.get("said_scale")))  # min_score applies to the model's own
-        return out
+    def decode(self, outputs: list[np.ndarray], width: int, height: int) -> list[Detection]:
+        return decode(outputs, width, height, min_score=self.min_score, nms_iou=self.nms_iou)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
-from PIL import Image
 
 from models.detectors import counts, resolve_folder
-from models.detectors.centernet import COCO_CLASSES, CenterNetDetector, decode, nms, peaks
+from models.detectors.boxes import nms
+from models.detectors.centernet import COCO_CLASSES, decode, peaks
 from models.evaluation import coco_root
 
 DETECTOR = resolve_folder("centernet")
@@ -95,37 +93,3 @@ def test_nms_merges_overlaps_of_one_class_only() -> None:
 def test_an_empty_heatmap_finds_nothing() -> None:
     heat, wh = maps([])
     assert decode(heat, wh, 640, 480, min_score=0.3, nms_iou=0.45) == []
-
-
-needs_model = pytest.mark.skipif(not (DETECTOR / "model.onnx").exists(), reason="detector not built (make setup)")
-
-
-@needs_model
-def test_the_card_records_source_licence_and_classes() -> None:
-    card = json.loads((DETECTOR / "card.json").read_text())
-    assert card["spec"].startswith("centernet:coco80:")
-    assert "610265158/mobilenetv3_centernet" in card["licence"] and "no licence" in card["licence"]
-    assert card["classes"] == list(COCO_CLASSES)
-
-
-@needs_model
-@pytest.mark.skipif(not COCO.exists(), reason=f"no coco-mini at {COCO} (GLIMPSE_COCO)")
-def test_the_packaged_model_finds_a_skier_and_his_dog() -> None:
-    detector = CenterNetDetector(DETECTOR, threads=2)
-    photo = Image.open(COCO / "train2017/000000030752.jpg")  # "A man and his dog cross country skiing."
-    blank = Image.new("RGB", (300, 200), (128, 128, 128))
-    found, nothing = detector.detect([photo, blank])
-    best = {d.label: d for d in reversed(found)}
-    assert {"person", "dog"} <= set(best)
-    person = best["person"]
-    x1, y1, x2, y2 = person.box
-    assert 0 <= x1 < x2 <= photo.width and 0 <= y1 < y2 <= photo.height
-    assert person.area_share(photo.width, photo.height) > 0.01
-    assert nothing == []
-
-
-@needs_model
-def test_odd_picture_modes_and_sizes_do_not_break_detection() -> None:
-    detector = CenterNetDetector(DETECTOR, threads=1)
-    pictures = [Image.new("RGBA", (40, 30)), Image.new("L", (1, 1)), Image.new("P", (2000, 20)), Image.new("1", (7, 9))]
-    assert [len(found) for found in detector.detect(pictures)] == [0, 0, 0, 0]

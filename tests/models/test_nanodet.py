@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from models.detectors import card_spec, counts, open_detector, resolve_folder
+from models.detectors import counts, resolve_folder
 from models.detectors.centernet import COCO_CLASSES
 from models.detectors.nanodet import BINS, INPUT_SIDE, STRIDES, decode, level_boxes, to_input
 from models.evaluation import coco_root
@@ -87,58 +85,3 @@ def test_the_input_is_bgr_normalised_as_in_training() -> None:
     assert np.abs(x).max() < 0.02
     red = to_input(Image.new("L", (5, 5), 0).convert("RGB"))
     assert red[0, 0, 0] == pytest.approx(-103.53 / 57.375)  # channel 0 is blue
-
-
-def test_an_unknown_or_missing_detector_says_what_to_do(tmp_path) -> None:
-    with pytest.raises(ValueError, match="unknown detector 'yolo': choose one of nanodet, centernet"):
-        open_detector("yolo")
-    with pytest.raises(FileNotFoundError, match="make setup"):
-        card_spec("nanodet", tmp_path)
-
-
-needs_model = pytest.mark.skipif(not (DETECTOR / "model.onnx").exists(), reason="detector not built (make setup)")
-
-
-@needs_model
-def test_the_card_records_source_licence_and_classes() -> None:
-    card = json.loads((DETECTOR / "card.json").read_text())
-    assert card["spec"].startswith("nanodet:coco80:") and card["spec"] == card_spec("nanodet")
-    assert "Apache-2.0" in card["licence"] and "MIT" in card["licence"]
-    assert card["classes"] == list(COCO_CLASSES)
-
-
-@needs_model
-@pytest.mark.skipif(not COCO.exists(), reason=f"no coco-mini at {COCO} (GLIMPSE_COCO)")
-def test_the_packaged_model_finds_a_skier_and_his_dog() -> None:
-    detector = open_detector("nanodet", threads=2)
-    photo = Image.open(COCO / "train2017/000000030752.jpg")  # "A man and his dog cross country skiing."
-    blank = Image.new("RGB", (300, 200), (128, 128, 128))
-    found, nothing = detector.detect([photo, blank])
-    best = {d.label: d for d in reversed(found)}
-    assert {"person", "dog"} <= set(best)
-    person = best["person"]
-    x1, y1, x2, y2 = person.box
-    assert 0 <= x1 < x2 <= photo.width and 0 <= y1 < y2 <= photo.height
-    assert person.area_share(photo.width, photo.height) > 0.01
-    assert nothing == []
-
-
-@needs_model
-def test_odd_picture_modes_and_sizes_do_not_break_detection() -> None:
-    detector = open_detector("nanodet", threads=1)
-    pictures = [Image.new("RGBA", (40, 30)), Image.new("L", (1, 1)), Image.new("P", (2000, 20)), Image.new("1", (7, 9))]
-    assert [len(found) for found in detector.detect(pictures)] == [0, 0, 0, 0]
-
-
-def test_stored_detections_keep_the_models_own_score_beside_the_said_one() -> None:
-    from models.detectors import Detection, detections_from_json
-
-    text = json.dumps(
-        [
-            {"label": "dog", "score": 0.45, "box": [1, 2, 3, 4], "raw": 0.55},
-            {"label": "cat", "score": 0.6, "box": [0, 0, 1, 1]},
-        ]
-    )
-    dog, cat = detections_from_json(text)
-    assert dog == Detection("dog", 0.45, (1, 2, 3, 4), raw=0.55) and dog.model_score == 0.55
-    assert cat.raw is None and cat.model_score == 0.6  # stored before scores were rescaled
