@@ -33,7 +33,7 @@ from PIL import Image, ImageOps
 
 from accessibility.describer import load_reduced
 from models.batch import embed_files
-from models.detectors import DEFAULT, resolve_folder
+from models.detectors import DEFAULT, model_card, resolve_folder
 from models.evaluation import coco_root, load_coco_captions
 from models.runtime import OnnxImageEncoder
 from models.text_reader import DET_MODEL_FILE, int8_detector, packaged_model_dir
@@ -155,11 +155,12 @@ def main() -> None:
     gflops = matmul_gflops()
     size = encoder.preprocess.size
     tower_flops = 2 * macs(bundle / encoder.manifest.image.file, [1, 3, size, size])
-    detector_folder = resolve_folder(params["detector"].get("name", DEFAULT), params["detector"].get("folder"))
-    card = json.loads((detector_folder / "card.json").read_text())["input"]
+    detector_name, detector_folder = params["detector"].get("name", DEFAULT), params["detector"].get("folder")
+    card = model_card(detector_name, detector_folder)["input"]
     side = card["side"]
     detector_flops = 2 * macs(
-        detector_folder / "model.onnx", [1, 3, side, side] if card["layout"].startswith("NCHW") else [1, side, side, 3]
+        resolve_folder(detector_name, detector_folder) / "model.onnx",
+        [1, 3, side, side] if card["layout"].startswith("NCHW") else [1, side, side, 3],
     )
     text_detector = int8_detector() if reader.quantized else packaged_model_dir() / DET_MODEL_FILE
     reference = 2 * macs(text_detector, [1, 3, 736, 960])

@@ -45,7 +45,7 @@ def open_detector(
 ) -> Detector:
     """The detector ``name`` in an onnxruntime session."""
     folder = resolve_folder(name, folder)
-    card_spec(name, folder)  # a clear error before onnxruntime's
+    model_card(name, folder)  # a clear error before onnxruntime's
     if name == "centernet":
         from models.detectors.centernet import CenterNetDetector
 
