@@ -2,8 +2,9 @@
 
 Fixtures:
 - ``browser`` (session): headless ``/usr/bin/chromium`` with a fresh profile. Never ``playwright install``.
-- ``live_server`` (session): a small real collection (the real pipeline, a tiny CLIP model, 12 photos, a weak-match
-  threshold recorded as the coco evaluation would: see ``WEAK_THRESHOLD``) served by
+- ``live_server`` (session): a small real collection (the real pipeline, a tiny CLIP model, 12 drawn photos and one
+  real one, ``SEEN_PHOTO``; a weak-match threshold recorded as the coco evaluation would: see ``WEAK_THRESHOLD``)
+  served by
   ``uvicorn server.main:create_app --factory`` in a subprocess; yields the base URL ("http://127.0.0.1:PORT").
 - ``page`` (per test): a new context + page (1280x800). ``page.requests`` lists every requested URL and
   ``page.console_errors`` every console error / uncaught exception; see ``tests.e2e.helpers``.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from models.evaluation import coco_root
 from tests.e2e.helpers import screenshot
 from tools.browser import CHROMIUM, launch
 
@@ -29,6 +31,11 @@ ACTION_TIMEOUT_MS = 10_000
 # ("a photo", "red", "a yellow flower", ...) 0.17 or more: so "xylophone" is the page's "no good match" state.
 WEAK_THRESHOLD = 0.1
 NO_GOOD_MATCH_QUERY = "xylophone"
+# The drawn photos show nothing a detector or a text reader finds. One real photo (coco-mini) does, so the image
+# page's tables of what was seen are audited too: five people at a dinner table under a parasol that reads
+# "SMAKELIJK", which the word search finds first.
+SEEN_PHOTO = coco_root() / "distractors" / "000000338905.jpg"
+SEEN_QUERY = "smakelijk"
 
 _E2E_DIR = Path(__file__).resolve().parent
 
@@ -72,8 +79,10 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     from tests.fixtures.server_process import start_server
     from tools.processes import ChildFailedError
 
+    if not SEEN_PHOTO.is_file():
+        pytest.skip(f"{SEEN_PHOTO} is missing: the browser tests' collection needs this coco-mini photo (GLIMPSE_COCO)")
     folder = tmp_path_factory.mktemp("e2e-project")
-    build_project(folder)
+    build_project(folder, real_photos=[SEEN_PHOTO])
     calibrate_weak_threshold(folder, WEAK_THRESHOLD)
     try:
         server = start_server(folder, folder / "uvicorn.log", ready_timeout_s=READY_TIMEOUT_S)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import NO_GOOD_MATCH_QUERY
+from tests.e2e.conftest import NO_GOOD_MATCH_QUERY, SEEN_QUERY
 from tests.e2e.helpers import espeak
 from tools.browser import RECORD_ANNOUNCEMENTS, SPEECH_MIC
 
@@ -61,8 +61,19 @@ def picture_form(page: Page, base: str) -> None:
 
 
 def image_page(page: Page, base: str) -> None:
-    results(page, base)
+    """The real photo's page, found by the word on its parasol: the tables of the objects and the text it shows."""
+    _search(page, base, SEEN_QUERY)
     page.locator("a.thumb-link").first.click()
+    page.wait_for_selector("h1.image-title")
+    page.wait_for_function("() => document.querySelector('[data-back]').textContent === 'Back to results'")
+    page.wait_for_selector("table.objects")
+    page.wait_for_selector("table.text-read")
+
+
+def image_page_nothing_seen(page: Page, base: str) -> None:
+    """A drawn photo's page: nothing detected or read, only the classifier's unsure guess."""
+    results(page, base)
+    page.locator("#results .result", has_text="Unidentified subject").first.locator("a.thumb-link").click()
     page.wait_for_selector("h1.image-title")
     page.wait_for_function("() => document.querySelector('[data-back]').textContent === 'Back to results'")
 
@@ -120,6 +131,7 @@ STATES: dict[str, Callable[[Page, str], None]] = {
     "after feedback": after_feedback,
     "picture form": picture_form,
     "image page": image_page,
+    "image page, nothing seen": image_page_nothing_seen,
     "not found": not_found,
     "results at 320 px": narrow_results,
     "recording": recording,
