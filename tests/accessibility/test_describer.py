@@ -242,8 +242,12 @@ def test_a_sign_that_reads_stop(describer):
     assert said.alt == 'A stop sign, with the words "STOP", in red'
     assert 'Text in the picture reads: "STOP".' in said.long
     assert said.evidence["text"] == [{"text": "STOP", "confidence": 0.95}]
-    unsure = describer.describe(None, [], Facts(), text=[TextRead("STOP", 0.95), TextRead("AHEAD", 0.5)])
-    assert unsure.alt == 'Unidentified subject, with the words "STOP"'  # only what was read surely
+    mixed = describer.describe(None, [], Facts(), text=[TextRead("STOP", 0.95), TextRead("AHEAD", 0.5)])
+    assert mixed.alt == 'Unidentified subject, with the words "STOP"'  # only what was read surely
+    assert 'Text in the picture reads: "STOP". Some more text in it is unclear.' in mixed.long  # not quoted
+    assert "AHEAD" not in mixed.long and mixed.evidence["text"][1] == {"text": "AHEAD", "confidence": 0.5}
+    unsure = describer.describe(None, [], Facts(), text=[TextRead("STOP", 0.7), TextRead("AHEAD", 0.5)])
+    assert unsure.alt == "Unidentified subject"
     assert 'Text in the picture seems to read: "STOP AHEAD".' in unsure.long
 
 

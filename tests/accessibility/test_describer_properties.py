@@ -35,6 +35,7 @@ from accessibility.describer import (
     TEXT_IN_ALT,
     TEXT_SURE,
     TINY_SIDE,
+    UNCLEAR_TEXT,
     VERSION,
     Caption,
     Describer,
@@ -404,7 +405,10 @@ def cleaned(facts: Facts, caption: Caption | None, text: list[TextRead] = ()) ->
         "source": clean_text(facts.source_description) if facts.source_description else "",
         "caption": clean_text(caption.text) if caption else "",
         "camera": clean_text(facts.camera, CAMERA_LIMIT) if facts.camera else "",
-        "text": truncate_words(" ".join(line for line, _ in lines), TEXT_IN_LONG),
+        # the lines read surely when there are some, else every line (hedged)
+        "text": truncate_words(
+            " ".join([w for w, c in lines if c >= TEXT_SURE] or [w for w, _ in lines]), TEXT_IN_LONG
+        ),
     }
 
 
@@ -478,7 +482,10 @@ def check_long(
     if caption_sentence:
         assert len(caption_sentence) <= len("A captioning model () says: .") + len(caption.model) + TEXT_LIMIT
     assert len(named["source"]) <= len("Its source describes it as: .") + TEXT_LIMIT
-    assert len(named["text"]) <= len('Text in the picture seems to read: "".') + TEXT_IN_LONG
+    text_wording = max(
+        len('Text in the picture seems to read: "".'), len(f'Text in the picture reads: "". {UNCLEAR_TEXT}')
+    )
+    assert len(named["text"]) <= text_wording + TEXT_IN_LONG
     assert len(named["objects"]) <= len("The models also see , possibly also " + NOT_MENTIONED) + 5 * 30
     longest_date = len("30 September 9999")
     assert len(named["record"]) <= len("Taken on  with an .") + longest_date + CAMERA_LIMIT
@@ -774,11 +781,15 @@ def test_every_claim_is_backed_by_the_evidence(image, labels, facts, caption, ob
     else:
         assert evidence["caption"] is None
 
-    # the text read: quoted as cleaned, "seems to" when any line was read unsurely
+    # the text read: the sure lines quoted as cleaned and the unsure ones only said to be there; every line, "seems
+    # to", when none was read surely
     lines = clean_lines(text)
-    if lines:
-        how = "reads" if min(c for _, c in lines) >= TEXT_SURE else "seems to read"
-        assert sentences["text"] == f'Text in the picture {how}: "{quoted["text"]}".'
+    sure = [c for _, c in lines if c >= TEXT_SURE]
+    if sure:
+        unclear = f" {UNCLEAR_TEXT}" if len(sure) < len(lines) else ""
+        assert sentences["text"] == f'Text in the picture reads: "{quoted["text"]}".{unclear}'
+    elif lines:
+        assert sentences["text"] == f'Text in the picture seems to read: "{quoted["text"]}".'
     else:
         assert sentences["text"] == ""
 
