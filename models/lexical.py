@@ -27,7 +27,11 @@ WEIGHTS = {"objects": 2.0, "text": 2.0, "description": 1.0, "source": 1.0}
 _STOPWORDS = """a an the of on in at to with and or for by from is are was were be been this that these those it
 its there their his her he she they them some very into onto near next up down over under out off while as has
 have having who which what where"""
-STOPWORDS = frozenset(_STOPWORDS.split())
+# Words of the request itself ("show me photos of …", "find a picture of …"). The describer's wording puts some in
+# every description ("It shows", "A landscape picture"): they matched every picture, and every result of a spoken
+# "show me a photo of …" said "matched: words in its description".
+_REQUEST_WORDS = "show shows showing me find search photo photos picture pictures image images"
+STOPWORDS = frozenset(_STOPWORDS.split()) | frozenset(_REQUEST_WORDS.split())
 # Words people use for what the COCO detector calls "person" (captions say "man", "woman", "kids" …).
 PERSON_WORDS = "person people man men woman women boy boys girl girls child children kid kids guy guys lady ladies"
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)

@@ -33,6 +33,30 @@ def test_words_are_stemmed_ranked_and_told_where_they_matched(index: LexicalInde
     assert [h.image_id for h in index.search('"; DROP TABLE docs; --', 10)] == []  # quoted, never SQL
 
 
+def test_the_words_of_the_request_match_nothing(index: LexicalIndex, tmp_path: Path) -> None:
+    rows = [
+        {
+            "image_id": "dog",
+            "objects": "dog",
+            "text": "",
+            "description": "It shows a dog. A landscape picture.",
+            "source": "",
+        },
+        {
+            "image_id": "cat",
+            "objects": "cat",
+            "text": "",
+            "description": "It shows a cat. A square picture.",
+            "source": "",
+        },
+    ]
+    shown = LexicalIndex(LexicalIndex.build(rows, tmp_path / "shown.sqlite", weight=0.05, exact_weight=0.3))
+    assert query_terms("Show me a photo of a dog") == ["dog"]
+    assert [h.image_id for h in shown.search("show me a photo of a dog", 10)] == ["dog"]
+    assert shown.fields("find pictures of a dog", ["dog", "cat"]) == {"dog": ("objects", "description")}
+    assert shown.search("show me some pictures", 10) == []
+
+
 def test_exact_means_every_word_in_the_source_or_the_text_read(index: LexicalIndex) -> None:
     yak = index.search("yak", 10)
     assert [(h.image_id, h.exact) for h in yak] == [("yak", True)]
