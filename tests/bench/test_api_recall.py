@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from bench.api_recall import photo_interval
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +65,17 @@ def test_every_caption_is_asked_of_every_spec_served_side_by_side_and_finds_its_
     assert float(r10) == 1.0 and float(r5) == 1.0 and 0.0 <= float(r1) <= 1.0  # each is in its caption's top five
     encode_p50, server_p50, http_p50 = (float(cost.split(" / ")[0]) for cost in (encode, server, http))
     assert 0 < encode_p50 <= server_p50 <= http_p50  # the server's stages are part of what the client waits for
+    assert "- conse:lite1:T20: R@1 " in done.stdout and "R@10 1.000–1.000" in done.stdout  # found by every caption
+
+
+def test_the_interval_resamples_photos_with_all_their_captions():
+    assert photo_interval([True] * 10, ["a"] * 5 + ["b"] * 5) == (1.0, 1.0)
+    # One photo found by all five captions, one by none: by photo the share is 0, 0.5 or 1 in each draw.
+    low, high = photo_interval([True] * 5 + [False] * 5, ["a"] * 5 + ["b"] * 5)
+    assert (low, high) == (0.0, 1.0)
+    # The same ten answers as ten photos of one caption each: a narrower interval around 0.5.
+    low, high = photo_interval([True] * 5 + [False] * 5, [str(i) for i in range(10)])
+    assert 0.0 < low < 0.5 < high < 1.0
 
 
 def test_a_folder_without_captions_is_a_clear_error(tmp_path):
