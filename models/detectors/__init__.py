@@ -31,11 +31,6 @@ def model_card(name: str = DEFAULT, folder: Path | str | None = None) -> dict:
     return json.loads((folder / "card.json").read_text())
 
 
-def card_spec(name: str = DEFAULT, folder: Path | str | None = None) -> str:
-    """The spec of the detector built in ``folder`` (see ``model_card``)."""
-    return model_card(name, folder)["spec"]
-
-
 def open_detector(
     name: str = DEFAULT,
     folder: Path | str | None = None,
@@ -60,7 +55,6 @@ __all__ = [
     "NAMES",
     "Detection",
     "Detector",
-    "card_spec",
     "counts",
     "detections_from_json",
     "model_card",

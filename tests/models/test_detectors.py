@@ -8,7 +8,7 @@ import json
 import pytest
 from PIL import Image
 
-from models.detectors import NAMES, Detection, card_spec, detections_from_json, open_detector, resolve_folder
+from models.detectors import NAMES, Detection, detections_from_json, model_card, open_detector, resolve_folder
 from models.detectors.centernet import COCO_CLASSES
 from models.evaluation import coco_root
 
@@ -30,7 +30,7 @@ detectors = pytest.mark.parametrize("name", [pytest.param(n, marks=needs(n)) for
 @detectors
 def test_the_card_records_source_licence_and_classes(name: str) -> None:
     card = json.loads((resolve_folder(name) / "card.json").read_text())
-    assert card["spec"].startswith(f"{name}:coco80:") and card["spec"] == card_spec(name)
+    assert card["spec"].startswith(f"{name}:coco80:") and card == model_card(name)
     assert all(part in card["licence"] for part in LICENCE[name])
     assert card["classes"] == list(COCO_CLASSES)
 
@@ -63,7 +63,7 @@ def test_an_unknown_or_missing_detector_says_what_to_do(tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown detector 'yolo': choose one of nanodet, centernet"):
         open_detector("yolo")
     with pytest.raises(FileNotFoundError, match="make setup"):
-        card_spec("nanodet", tmp_path)
+        model_card("nanodet", tmp_path)
 
 
 def test_stored_detections_keep_the_models_own_score_beside_the_said_one() -> None:
