@@ -79,7 +79,10 @@ def test_search_by_uploaded_picture_and_its_errors(client):
     missing = client.post("/search/image", data={"k": "4"})
     assert missing.status_code == 422 and "Choose a picture" in missing.text
     junk = client.post("/search/image", files={"file": ("x.png", b"not an image", "image/png")})
-    assert junk.status_code == 422 and "not an image" in junk.text
+    assert junk.status_code == 415 and "not an image" in junk.text  # the API's status for the same upload
+    cut = encode(photo(300, 200, seed=4), "JPEG")[:400]
+    broken = client.post("/search/image", files={"file": ("x.jpg", cut, "image/jpeg")})
+    assert broken.status_code == 422 and "cannot be read" in broken.text
 
 
 def test_more_like_this_and_the_image_page(client):

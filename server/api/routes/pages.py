@@ -211,7 +211,7 @@ async def search_image_page(
     data = await file.read(settings.max_upload_bytes + 1) if file is not None and file.filename else None
     if data is None:
         form.errors["file"] = "Choose a picture to search with."
-    answer = None
+    answer, upload_status = None, 422
     if not form.errors:
         routed = _model_or_error(request, settings, form)
         if routed is not None:
@@ -220,8 +220,10 @@ async def search_image_page(
                 answer = await run_in_threadpool(search_image, routed.model, _features(request), image, form.k)
                 answer = _answered(request, answer, routed, votable=False)
             except UploadError as exc:
-                form.errors["file"] = _upload_message(exc)
-    status = 422 if form.errors.keys() & {"file", "k", "model"} else 503 if form.errors else 200
+                form.errors["file"], upload_status = _upload_message(exc), exc.status
+    # The API's status for the same upload (413 too large, 415 not an image, 422 broken), so both agree.
+    status = 422 if form.errors.keys() & {"k", "model"} else 503 if form.errors else 200
+    status = upload_status if "file" in form.errors else status
     context = {"collection": collection, "form": form, "answer": answer, "mode": "upload"}
     return _page(request, templates, settings, "search.html", context, status)
 
