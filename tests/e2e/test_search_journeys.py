@@ -119,6 +119,37 @@ def test_live_region_announces_searching_results_and_problems(page, live_server)
     assert page.locator("#q").get_attribute("aria-invalid") is None
 
 
+def test_picture_problems_are_shown_and_announced(page, live_server):
+    """A file that is not a picture gets the server's message in the results (its 415 is swapped in, as the 422s
+    are); a picture over the limit is stopped before any upload, with the reason announced."""
+    page.add_init_script(RECORD_ANNOUNCEMENTS)
+    page.goto(live_server + "/")
+    page.locator("details.by-image summary").click()
+    limit = int(page.locator("#image-form").get_attribute("data-max-bytes"))
+    assert "up to 10 MB" in page.locator("label[for=file]").inner_text() and limit == 10 * 1024 * 1024
+
+    page.set_input_files("#file", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"just some text"}])
+    page.locator("#image-form button[type=submit]").click()
+    page.wait_for_function("() => (window.__announced || []).some(a => a.startsWith('Search problem'))")
+    assert "not an image" in page.locator("#results .error-summary").inner_text()
+    assert page.locator("#file").get_attribute("aria-invalid") == "true"
+    assert not any("search failed" in a for a in announced(page))
+
+    uploads = len(requests_to(page, "/search/image"))
+    big = {"name": "huge.png", "mimeType": "image/png", "buffer": b"\0" * (limit + 1)}
+    page.set_input_files("#file", files=[big])
+    page.wait_for_function("() => (window.__announced || []).some(a => a.includes('the limit is 10 MB'))")
+    page.locator("#image-form button[type=submit]").click()
+    page.wait_for_timeout(500)
+    assert len(requests_to(page, "/search/image")) == uploads  # nothing was sent
+    assert page.evaluate("() => document.getElementById('file').validationMessage").startswith("The picture is 10 MB")
+    picture = {"name": "q.png", "mimeType": "image/png", "buffer": encode(photo(90, 60, seed=7), "PNG")}
+    page.set_input_files("#file", files=[picture])
+    assert page.evaluate("() => document.getElementById('file').validity.valid")
+    page.locator("#image-form button[type=submit]").click()
+    wait_for_results(page, "pictures like yours")
+
+
 def test_colour_swatches_get_their_colour_from_script(page, live_server):
     # Axe over every page state is in test_page_states.py; this is the one thing the image page does by script.
     page.goto(live_server + "/search?q=photo&k=5")

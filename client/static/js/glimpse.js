@@ -146,6 +146,20 @@ function resultsArrived() {
 }
 
 // ------------------------------------------------------------------ wiring
+// A picture over the server's limit is refused here, before a long upload: the field becomes invalid, so neither
+// HTMX nor the browser's own submit sends it, and the reason is announced (and read again on submit).
+function checkSize(file) {
+  const limit = Number(file.form.dataset.maxBytes) || 0;
+  const chosen = file.files && file.files[0];
+  const mb = (bytes) => (bytes / 1048576).toFixed(1).replace(/\.0$/, "");
+  const message = limit && chosen && chosen.size > limit
+    ? "The picture is " + mb(chosen.size) + " MB; the limit is " + mb(limit) + " MB. Choose a smaller picture."
+    : "";
+  file.setCustomValidity(message);
+  if (message) announce(message);
+  return !message;
+}
+
 function setUp() {
   // Colour swatches: set through the DOM, because the Content-Security-Policy forbids inline style attributes.
   document.querySelectorAll(".swatch[data-rgb]").forEach((swatch) => {
@@ -173,6 +187,7 @@ function setUp() {
 
   const zone = document.getElementById("drop-zone");
   const file = document.getElementById("file");
+  if (file && file.form) file.addEventListener("change", () => checkSize(file));
   if (zone && file && window.DataTransfer) {
     zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("dragging"); });
     zone.addEventListener("dragleave", () => { zone.classList.remove("dragging"); });
@@ -183,7 +198,9 @@ function setUp() {
       const transfer = new DataTransfer();
       transfer.items.add(event.dataTransfer.files[0]);
       file.files = transfer.files;
-      announce("Picture chosen: " + event.dataTransfer.files[0].name + ". Press Search with this picture.");
+      if (checkSize(file)) {
+        announce("Picture chosen: " + event.dataTransfer.files[0].name + ". Press Search with this picture.");
+      }
     });
   }
 }
@@ -245,6 +262,11 @@ document.addEventListener("htmx:afterSwap", (event) => {
 document.addEventListener("htmx:responseError", () => {
   notBusy();
   announce("The search failed. Please try again.");
+});
+
+document.addEventListener("htmx:validation:halted", (event) => {
+  const invalid = event.detail.elt && event.detail.elt.querySelector(":invalid");
+  if (invalid && invalid.validationMessage) announce(invalid.validationMessage);
 });
 
 document.addEventListener("htmx:sendError", () => {

@@ -112,6 +112,7 @@ def _page(
         "known_versions": _known_versions(request, pool, [c["value"] for c in choices]) if not fragment else {},
         "return_to": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
         "form": form,
+        "max_upload_bytes": settings.max_upload_bytes,
     }
     response = templates.TemplateResponse(
         request, "_results.html" if fragment else template, context, status_code=status
