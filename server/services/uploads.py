@@ -8,11 +8,10 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
+from models.image_formats import HEIF_MESSAGE, SHORT_NAMES, is_heif
 from server.core.config import Settings
 from server.services.features import FeatureReader
 from server.services.originals import OriginalUnavailableError, read_original
-
-ACCEPTED = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"}
 
 
 class UploadError(ValueError):
@@ -38,10 +37,12 @@ def decode_upload(data: bytes, max_bytes: int | None, max_pixels: int) -> Image.
         size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
         raise UploadError(413, "image_too_large", f"the image has {size}; the limit is {max_pixels:,}") from None
     except UnidentifiedImageError:
+        if is_heif(data):
+            raise UploadError(415, "unsupported_format", HEIF_MESSAGE) from None
         raise UploadError(415, "not_an_image", "the upload is not an image in a supported format") from None
     except Exception:  # noqa: BLE001 - any decoder failure is the client's broken file
         raise UploadError(422, "broken_image", "the image cannot be read") from None
-    if image.format not in ACCEPTED:
+    if image.format not in SHORT_NAMES:
         raise UploadError(415, "unsupported_format", f"{image.format} images are not supported; use JPEG, PNG or WebP")
     width, height = image.size
     if width * height > max_pixels:

@@ -20,6 +20,7 @@ from server.main import create_app
 from tests.fixtures.images import (
     HOSTILE_NON_IMAGES,
     encode,
+    heic_start,
     photo,
     png_bomb,
     png_header,
@@ -84,6 +85,10 @@ CASES = [
          upload("x.jpg", POLYGLOT_JPEG)),
     Case("ICO (an image, not accepted)", "POST", "/api/search/image", 415, "unsupported_format",
          upload("x.ico", encode(photo(16, 16), "ICO"), "image/x-icon")),
+    Case("HEIC, an iPhone's photo format", "POST", "/api/search/image", 415, "unsupported_format",
+         upload("IMG_0001.HEIC", heic_start(), "image/heic"), says="save them as JPEG"),
+    Case("AVIF picture", "POST", "/api/search/image", 200, None,
+         upload("x.avif", encode(photo(64, 48, 2), "AVIF"), "image/avif")),
     Case("zero-byte file", "POST", "/api/search/image", 422, "empty_upload", upload("empty.jpg", b"")),
     Case("JPEG declared as text/plain", "POST", "/api/search/image", 200, None, upload("a.txt", JPEG, "text/plain")),
     Case("JSON sent to the upload form", "POST", "/api/search/image", 422, "invalid_request",

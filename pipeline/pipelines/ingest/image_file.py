@@ -14,18 +14,8 @@ from datetime import datetime
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from models.image_formats import HEIF_MESSAGE, SHORT_NAMES, is_heif
 from models.preprocess import to_rgb
-
-# Formats we accept, as Pillow names them. MPO is the multi-picture JPEG some cameras write.
-ACCEPTED_FORMATS = {
-    "JPEG": "jpeg",
-    "MPO": "jpeg",
-    "PNG": "png",
-    "WEBP": "webp",
-    "GIF": "gif",
-    "BMP": "bmp",
-    "TIFF": "tiff",
-}
 
 _EXIF_IFD = 0x8769
 _TAG_DATETIME = 306
@@ -89,6 +79,8 @@ def read_image(data: bytes, limits: Limits) -> ImageRecord:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
+        if is_heif(data):
+            raise RejectedImageError("unsupported_format", HEIF_MESSAGE) from None
         raise RejectedImageError("not_an_image", "not a recognised image format") from None
     except Image.DecompressionBombError as exc:
         raise RejectedImageError("decompression_bomb", str(exc)) from None
@@ -96,7 +88,7 @@ def read_image(data: bytes, limits: Limits) -> ImageRecord:
         raise RejectedImageError("corrupt", f"cannot open: {exc}") from None
 
     with image:
-        fmt = ACCEPTED_FORMATS.get(image.format or "")
+        fmt = SHORT_NAMES.get(image.format or "")
         if fmt is None:
             raise RejectedImageError("unsupported_format", f"{image.format} images are not supported")
         width, height = image.size

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
+from models.image_formats import CONTENT_TYPES
 from server.api.deps import get_features, get_settings
 from server.api.errors import ApiError
 from server.api.responses import binary_response, error_responses
@@ -18,14 +19,6 @@ from server.services.originals import OriginalUnavailableError, read_original
 router = APIRouter(prefix="/api/images", tags=["images"])
 
 ImageId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="content hash of the image")]
-CONTENT_TYPES = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "gif": "image/gif",
-    "bmp": "image/bmp",
-    "tiff": "image/tiff",
-}
 ERRORS = error_responses(404, 422, 503, describe={404: "No image with this id", 422: "Not an image id (32 hex)"})
 CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}  # ids are content hashes
 

@@ -5,7 +5,15 @@ import pytest
 from PIL import Image
 
 from pipeline.pipelines.ingest.image_file import Limits, RejectedImageError, image_id_for, read_image
-from tests.fixtures.images import HOSTILE_NON_IMAGES, encode, jpeg_with_exif, photo, png_bomb, truncated_jpeg
+from tests.fixtures.images import (
+    HOSTILE_NON_IMAGES,
+    encode,
+    heic_start,
+    jpeg_with_exif,
+    photo,
+    png_bomb,
+    truncated_jpeg,
+)
 
 LIMITS = Limits()
 
@@ -16,6 +24,7 @@ LIMITS = Limits()
         ("JPEG", "jpeg", {}),
         ("PNG", "png", {}),
         ("WEBP", "webp", {}),
+        ("AVIF", "avif", {"quality": 60}),
         ("GIF", "gif", {}),
         ("BMP", "bmp", {}),
         ("TIFF", "tiff", {}),
@@ -117,3 +126,15 @@ def test_byte_limit():
 
 def test_unsupported_but_valid_format_is_rejected():
     assert _reason(encode(photo(16, 16), "ICO")) == "unsupported_format"
+
+
+@pytest.mark.parametrize(("major", "compatible"), [(b"heic", (b"mif1", b"heic")), (b"mif1", (b"heic",)), (b"heix", ())])
+def test_heic_is_refused_with_what_to_do(major, compatible):
+    with pytest.raises(RejectedImageError) as caught:
+        read_image(heic_start(major, compatible), LIMITS)
+    assert caught.value.reason == "unsupported_format" and "save them as JPEG" in str(caught.value)
+
+
+def test_an_iso_media_file_that_is_not_heif_is_not_called_heic():
+    movie = heic_start(b"isom", (b"iso2", b"mp41"))  # an MP4's ftyp box
+    assert _reason(movie) == "not_an_image"
