@@ -41,7 +41,7 @@ from accessibility.wording import (
 )
 from accessibility.wordnet import WordNet
 
-VERSION = "composed-11"  # bump when the wording changes, so the pipeline describes every image again
+VERSION = "composed-12"  # bump when the wording changes, so the pipeline describes every image again
 ALT_LIMIT = 125
 PANORAMA_RATIO = 2.5
 TINY_SIDE = 64

@@ -2,9 +2,10 @@
 
 People come first (they are what a listener asks about first), then other things by how sure the detector
 is. A class is counted from its confident detections only; a class found only with low scores is offered with
-"possibly" and never counted. Unsure person detections beside a count are offered as "possibly also more
-people": on COCO photos the detector never saw in training (coco-mini's distractors) such extra detections were
-real people, mostly in the background, in every photo checked (docs/descriptions.md). Counts above ``MANY``
+"possibly" and never counted. Unsure person detections beside a count are offered as "possibly more" ("five
+people, possibly more"; "two people and a dog, possibly more people"): on COCO photos the detector never saw in
+training (coco-mini's distractors) such extra detections were real people, mostly in the background, in every
+photo checked (docs/descriptions.md). Counts above ``MANY``
 become "many": a detector's exact count of a crowd is noise. Names are said in everyday words ("mobile phone",
 not "cell phone").
 """
@@ -141,7 +142,7 @@ def possible(seen: Seen, more: bool = True) -> str | None:
 
 
 def objects_phrase(seen: list[Seen], limit: int = 3, more: bool = True) -> str | None:
-    """ "two people and a dog, possibly also more people or a frisbee"; ``None`` when nothing was detected.
+    """ "two people and a dog, possibly more people or a frisbee"; ``None`` when nothing was detected.
     At most ``limit`` classes are counted and ``limit`` items said in all; ``more=False`` leaves out what the
     unsure detections add beside a count (and says several unsure ones as one: "possibly a person")."""
     shown = [s for s in seen if s.count > 0][:limit]
@@ -149,7 +150,10 @@ def objects_phrase(seen: list[Seen], limit: int = 3, more: bool = True) -> str |
     offered = [possible(s, more) for s in seen if s.count == 0 or s in shown]
     maybe = [phrase for phrase in offered if phrase][: max(0, limit - len(sure))]
     if sure and maybe:
-        return f"{join_words(sure)}, possibly also {join_words(maybe, 'or')}"
+        if len(shown) == 1 and maybe == [f"more {plural(shown[0].name)}"]:
+            return f"{join_words(sure)}, possibly more"  # "five people, possibly more"
+        also = "" if maybe[0].startswith("more ") else "also "  # never "possibly also more people"
+        return f"{join_words(sure)}, possibly {also}{join_words(maybe, 'or')}"
     if sure:
         return join_words(sure)
     if maybe:

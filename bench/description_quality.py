@@ -182,7 +182,7 @@ def held_out_people(described: list[dict], labels: list[dict]) -> dict:
         people = next((s for s in item["said_objects"] if s["name"] == "person" and s["count"]), None)
         if people is not None and label["visible"]:
             counted_right.append(min(people["count"], MANY + 1) == min(label["visible"], MANY + 1))
-        if "more people" in alt:
+        if re.search(r"\bpossibly (?:also )?more\b", alt):  # "five people, possibly more", "... possibly more people"
             more += 1
             more_right += label["visible"] > (people["count"] if people else 0)
     return {

@@ -279,11 +279,14 @@ def test_plurals_and_articles(label, count, said):
 @pytest.mark.parametrize(
     ("found", "said"),
     [
-        ((("person", 0.9), ("person", 0.4)), "a person, possibly also more people"),
+        ((("person", 0.9), ("person", 0.4)), "a person, possibly more"),
+        ((("person", 0.9),) * 5 + (("person", 0.4),), "five people, possibly more"),
+        ((("person", 0.9), ("dog", 0.9), ("person", 0.4)), "a person and a dog, possibly more people"),
         (
             (("person", 0.9),) * 2 + (("person", 0.35),) * 3 + (("kite", 0.4),),
-            "two people, possibly also more people or a kite",
+            "two people, possibly more people or a kite",
         ),
+        ((("person", 0.9), ("kite", 0.4)), "a person, possibly also a kite"),
         ((("person", 0.4), ("person", 0.3)), "possibly people"),
         ((("person", 0.4), ("person", 0.2)), "possibly a person"),  # below MAYBE is not a detection at all
         ((("person", 0.9),) * 7 + (("person", 0.4),), "many people"),
@@ -302,7 +305,7 @@ def test_the_search_sentence_and_the_models_view_leave_unsure_people_out(describ
     assert objects_phrase(tally(found), more=False) == "a person"
     tagged = describer.describe(solid((90, 120, 60)), [], Facts(64, 48, source_description="Jesper"), objects=found)
     assert tagged.alt.startswith("Jesper; the models see a person,")
-    assert "The models also see a person, possibly also more people" in tagged.long
+    assert "The models also see a person, possibly more, which" in tagged.long
 
 
 def test_night_and_day_guesses_use_the_camera_clock(describer):

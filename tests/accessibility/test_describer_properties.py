@@ -523,8 +523,15 @@ def split_objects(phrase: str) -> tuple[list[str], list[str]]:
     counted, maybe = phrase, ""
     if phrase.startswith("possibly "):
         counted, maybe = "", phrase.removeprefix("possibly ")
+    elif phrase.endswith(", possibly more"):  # "five people, possibly more": more of the one class counted
+        counted = phrase.removesuffix(", possibly more")
+        word, _, noun = counted.partition(" ")
+        maybe = "more " + (plural(noun) if word in ("a", "an") else noun)
+    elif ", possibly more " in phrase:  # "also" is never said before "more"
+        counted, maybe = phrase.split(", possibly ", 1)
     elif ", possibly also " in phrase:
         counted, maybe = phrase.split(", possibly also ", 1)
+        assert not maybe.startswith("more "), phrase
 
     def items(text: str, conjunction: str) -> list[str]:
         if not text:

@@ -17,11 +17,11 @@ def said(alt: str, people: int = 0) -> dict:
 
 def test_people_named_counted_and_more_people_checked_against_the_labels():
     described = [
-        said("A person, possibly also more people", 1),  # three visible: "more" right, count wrong
+        said("A person, possibly more", 1),  # three visible: "more" right, count wrong
         said("Two people", 2),  # two visible: count right
         said("A dog"),  # people in the background, not named
         said("Possibly a person"),  # nobody there
-        said("Three people, possibly also more people", 3),  # exactly three visible: "more" wrong
+        said("Three people and a dog, possibly more people", 3),  # exactly three visible: "more" wrong
     ]
     labels = [
         {"people": "notable", "visible": 3},
