@@ -151,7 +151,17 @@ def ingest_images(
         len(images),
         time.perf_counter() - started,
     )
+    _log_rejects(rejects)
     return files, images, rejects
+
+
+def _log_rejects(rejects: pd.DataFrame, examples: int = 2) -> None:
+    """One warning per reason, with a count, the detail and a path or two: a folder of iPhone pictures should say
+    why they are missing, not only that some were rejected. Every reject is in the ``ingest_rejects`` table."""
+    for reason, group in rejects.groupby("reason", sort=True):
+        paths = ", ".join(group["path"].head(examples))
+        more = f" and {len(group) - examples} more" if len(group) > examples else ""
+        logger.warning("ingest: %d rejected as %s (%s): %s%s", len(group), reason, group["detail"].iloc[0], paths, more)
 
 
 def ingest_partition(

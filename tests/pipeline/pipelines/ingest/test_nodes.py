@@ -1,11 +1,24 @@
+import logging
 import os
 
 import pandas as pd
 import pytest
+import yaml
 
+from models.image_formats import SHORT_NAMES
 from pipeline.pipelines.ingest import nodes
 from pipeline.pipelines.ingest.nodes import FILE_COLUMNS, IMAGE_COLUMNS, REJECT_COLUMNS, ingest_images, scan_folder
-from tests.fixtures.images import HOSTILE_NON_IMAGES, encode, jpeg_with_exif, photo, png_bomb, truncated_jpeg, write
+from tests.fixtures.images import (
+    HOSTILE_NON_IMAGES,
+    encode,
+    heic_start,
+    jpeg_with_exif,
+    photo,
+    png_bomb,
+    truncated_jpeg,
+    write,
+)
+from tests.fixtures.project import PROJECT_ROOT
 
 
 def params(root, **overrides):
@@ -140,6 +153,25 @@ def test_every_kind_of_bad_file_is_rejected_with_a_reason_and_the_run_goes_on(fo
     second = run(folder, previous=first)
     assert counted_reads == []  # unchanged rejects are not re-read either
     pd.testing.assert_frame_equal(second[2], rejects)
+
+
+def test_the_configured_extensions_cover_every_format_read_and_heic(folder, caplog):
+    configured = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters.yml").read_text())["ingest"]["extensions"]
+    assert {f".{short}" for short in SHORT_NAMES.values()} <= set(configured) and {".heic", ".heif"} <= set(configured)
+    write(folder / "phone/IMG_0001.HEIC", heic_start())
+    write(folder / "phone/IMG_0002.heic", heic_start(b"mif1", (b"heic",)))
+    write(folder / "phone/IMG_0003.heif", heic_start(b"heix", ()))
+    write(folder / "d.avif", encode(photo(seed=5), "AVIF"))
+    with caplog.at_level(logging.WARNING, logger=nodes.__name__):
+        _, images, rejects = run(folder, extensions=configured)
+    assert sorted(images["format"]) == ["avif", "jpeg", "png", "webp"]
+    assert set(rejects["reason"]) == {"unsupported_format"} and len(rejects) == 3
+    # The log says why, once per reason, with the first paths: no need to open the rejects table to learn it.
+    said = [r.getMessage() for r in caplog.records if "rejected as" in r.getMessage()]
+    assert said == [
+        "ingest: 3 rejected as unsupported_format (HEIC and HEIF pictures (an iPhone's usual format) cannot be read; "
+        "save them as JPEG and try again): phone/IMG_0001.HEIC, phone/IMG_0002.heic and 1 more"
+    ]
 
 
 def test_a_fixed_reject_is_picked_up(folder):
