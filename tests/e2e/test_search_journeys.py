@@ -143,9 +143,11 @@ def test_picture_problems_are_shown_and_announced(page, live_server):
     page.wait_for_timeout(500)
     assert len(requests_to(page, "/search/image")) == uploads  # nothing was sent
     assert page.evaluate("() => document.getElementById('file').validationMessage").startswith("The picture is 10 MB")
+    assert page.locator("#file").get_attribute("aria-invalid") == "true"
     picture = {"name": "q.png", "mimeType": "image/png", "buffer": encode(photo(90, 60, seed=7), "PNG")}
     page.set_input_files("#file", files=[picture])
     assert page.evaluate("() => document.getElementById('file').validity.valid")
+    assert page.locator("#file").get_attribute("aria-invalid") is None
     page.locator("#image-form button[type=submit]").click()
     wait_for_results(page, "pictures like yours")
 

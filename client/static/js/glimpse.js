@@ -156,7 +156,12 @@ function checkSize(file) {
     ? "The picture is " + mb(chosen.size) + " MB; the limit is " + mb(limit) + " MB. Choose a smaller picture."
     : "";
   file.setCustomValidity(message);
-  if (message) announce(message);
+  if (message) {
+    file.setAttribute("aria-invalid", "true");
+    announce(message);
+  } else {
+    file.removeAttribute("aria-invalid"); // a new choice: an earlier file's problem no longer applies
+  }
   return !message;
 }
 
