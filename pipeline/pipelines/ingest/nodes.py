@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 LISTING_COLUMNS = ["path", "size", "mtime_ns"]
 FILE_COLUMNS = ["path", "size", "mtime_ns", "image_id"]
 REJECT_COLUMNS = ["path", "size", "mtime_ns", "reason", "detail"]
+# Size and mtime in the listing of a file whose path is not UTF-8 (a name written under Latin-1, say): its path is
+# listed with the odd bytes escaped ("caf\xe9.jpg") and the file is refused unread.
+NAME_NOT_UTF8 = -2
 IMAGE_COLUMNS = [
     "image_id",
     "path",
@@ -62,12 +65,17 @@ def scan_folder(params: dict[str, Any]) -> pd.DataFrame:
             if name.startswith(".") or Path(name).suffix.lower() not in extensions:
                 continue
             full = Path(folder, name)
+            relative = full.relative_to(root).as_posix()
+            if not _is_utf8(relative):  # bytes from another encoding: no table can store it as text
+                escaped = os.fsencode(relative).decode("utf-8", "backslashreplace")
+                rows.append((escaped, NAME_NOT_UTF8, NAME_NOT_UTF8))
+                continue
             try:
                 stat = full.stat()
             except OSError:  # a dangling link or a file gone since the walk: ingest will report it
-                rows.append((full.relative_to(root).as_posix(), -1, -1))
+                rows.append((relative, -1, -1))
                 continue
-            rows.append((full.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
+            rows.append((relative, stat.st_size, stat.st_mtime_ns))
     listing = pd.DataFrame(rows, columns=LISTING_COLUMNS).astype({"size": "int64", "mtime_ns": "int64"})
     return listing.sort_values("path", ignore_index=True)
 
@@ -164,6 +172,15 @@ def _log_rejects(rejects: pd.DataFrame, examples: int = 2) -> None:
         logger.warning("ingest: %d rejected as %s (%s): %s%s", len(group), reason, group["detail"].iloc[0], paths, more)
 
 
+def _is_utf8(path: str) -> bool:
+    """False for a path with bytes that are not UTF-8 (Python holds them as lone surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def ingest_partition(
     keys: list[tuple[str, int, int]], *, root: str, limits: Limits, workers: int
 ) -> list[tuple[str, ImageRecord] | RejectedImageError]:
@@ -180,6 +197,10 @@ def _process(root: Path, key: tuple[str, int, int], limits: Limits) -> tuple[str
     not carry the collection's ids, which for a large collection would cost more than the rare duplicate.)"""
     path, size, _ = key
     try:
+        if size == NAME_NOT_UTF8:
+            raise RejectedImageError(
+                "name_not_utf8", "the file's name is not UTF-8 text; rename it (for example with convmv) and run again"
+            )
         if size > limits.max_bytes:  # refuse before reading a single byte
             raise RejectedImageError("too_large", f"{size} bytes is over the {limits.max_bytes}-byte limit")
         data = _read_inside(root, path, limits.max_bytes)

@@ -174,6 +174,25 @@ def test_the_configured_extensions_cover_every_format_read_and_heic(folder, capl
     ]
 
 
+def test_a_name_that_is_not_utf8_is_refused_and_every_table_still_saves(folder, tmp_path, counted_reads):
+    """A file named under Latin-1 ("café" as the byte e9) made saving the tables fail, and the run with it."""
+    (folder / "old disk").mkdir()
+    with open(os.fsencode(folder / "old disk") + b"/caf\xe9.jpg", "wb") as handle:
+        handle.write(encode(photo(seed=9), "JPEG"))
+    write(folder / "new\nline.jpg", encode(photo(seed=10), "JPEG"))  # odd but UTF-8: read as any other
+    first = run(folder)
+    files, images, rejects = first
+    assert rejects[["path", "reason"]].values.tolist() == [["old disk/caf\\xe9.jpg", "name_not_utf8"]]
+    assert "rename it" in rejects["detail"].iloc[0]
+    assert not any("caf" in path for path in counted_reads)  # refused unread
+    assert "new\nline.jpg" in set(files["path"]) and len(images) == 4
+    for name, table in zip(("files", "images", "rejects"), first, strict=True):
+        table.to_parquet(tmp_path / f"{name}.parquet")  # raised UnicodeEncodeError before
+    counted_reads.clear()
+    second = run(folder, previous=first)
+    assert counted_reads == [] and second[2]["path"].tolist() == rejects["path"].tolist()
+
+
 def test_a_fixed_reject_is_picked_up(folder):
     write(folder / "late.jpg", truncated_jpeg())
     first = run(folder)
