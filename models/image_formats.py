@@ -1,8 +1,9 @@
 """The picture formats Glimpse reads: one table for the pipeline's ingest, the API's uploads and originals.
 
 Pillow decodes them all from its own wheel (AVIF included since Pillow 11.2). HEIC/HEIF, an iPhone's usual
-format, needs an HEVC decoder that no package here ships under a licence we can take, so it is recognised
-from its header and refused with a message that says what to do, never silently skipped.
+format, needs an HEVC decoder: pillow-heif 1.9 has one, but its wheels are GPLv2 as a whole (they bundle x265),
+so it is not a default dependency. HEIC is recognised from its header and refused with a message that says what
+to do, never silently skipped.
 """
 
 from __future__ import annotations
