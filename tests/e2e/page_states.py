@@ -60,6 +60,14 @@ def picture_form(page: Page, base: str) -> None:
     page.wait_for_selector("#file", state="visible")
 
 
+def picture_too_large(page: Page, base: str) -> None:
+    """A picture over the upload limit, refused in the browser: the reason under the field, nothing sent."""
+    picture_form(page, base)
+    limit = int(page.locator("#image-form").get_attribute("data-max-bytes"))
+    page.set_input_files("#file", files=[{"name": "big.png", "mimeType": "image/png", "buffer": b"\0" * (limit + 1)}])
+    page.wait_for_selector("#file-error", state="visible")
+
+
 def image_page(page: Page, base: str) -> None:
     """The real photo's page, found by the word on its parasol: the tables of the objects and the text it shows."""
     _search(page, base, SEEN_QUERY)
@@ -130,6 +138,7 @@ STATES: dict[str, Callable[[Page, str], None]] = {
     "error": error,
     "after feedback": after_feedback,
     "picture form": picture_form,
+    "picture too large": picture_too_large,
     "image page": image_page,
     "image page, nothing seen": image_page_nothing_seen,
     "not found": not_found,

@@ -138,16 +138,28 @@ def test_picture_problems_are_shown_and_announced(page, live_server):
     uploads = len(requests_to(page, "/search/image"))
     big = {"name": "huge.png", "mimeType": "image/png", "buffer": b"\0" * (limit + 1)}
     page.set_input_files("#file", files=[big])
-    page.wait_for_function("() => (window.__announced || []).some(a => a.includes('the limit is 10 MB'))")
+    page.wait_for_function("() => (window.__announced || []).some(a => a.includes('just over the 10 MB limit'))")
+    # The server's summary was about the previous file: it goes, and the new reason shows under the field.
+    assert page.locator("#results .error-summary").count() == 0
+    shown = page.locator("#file-error")
+    assert shown.inner_text() == "The picture is just over the 10 MB limit. Choose a smaller picture."
+    assert shown.is_visible()
+    assert page.locator("#file").get_attribute("aria-describedby") == "file-hint file-error"
+    larger = {"name": "huger.png", "mimeType": "image/png", "buffer": b"\0" * (limit + 1024 * 1024)}
+    page.set_input_files("#file", files=[larger])  # another refusal replaces the first, it does not pile up
+    assert shown.inner_text() == "The picture is 11 MB; the limit is 10 MB. Choose a smaller picture."
+    assert page.locator("#file").get_attribute("aria-describedby") == "file-hint file-error"
     page.locator("#image-form button[type=submit]").click()
     page.wait_for_timeout(500)
     assert len(requests_to(page, "/search/image")) == uploads  # nothing was sent
-    assert page.evaluate("() => document.getElementById('file').validationMessage").startswith("The picture is 10 MB")
+    assert page.evaluate("() => document.getElementById('file').validationMessage").startswith("The picture is 11 MB")
     assert page.locator("#file").get_attribute("aria-invalid") == "true"
     picture = {"name": "q.png", "mimeType": "image/png", "buffer": encode(photo(90, 60, seed=7), "PNG")}
     page.set_input_files("#file", files=[picture])
     assert page.evaluate("() => document.getElementById('file').validity.valid")
     assert page.locator("#file").get_attribute("aria-invalid") is None
+    assert page.locator("#file-error").count() == 0
+    assert page.locator("#file").get_attribute("aria-describedby") == "file-hint"
     page.locator("#image-form button[type=submit]").click()
     wait_for_results(page, "pictures like yours")
 

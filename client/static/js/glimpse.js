@@ -147,21 +147,39 @@ function resultsArrived() {
 
 // ------------------------------------------------------------------ wiring
 // A picture over the server's limit is refused here, before a long upload: the field becomes invalid, so neither
-// HTMX nor the browser's own submit sends it, and the reason is announced (and read again on submit).
+// HTMX nor the browser's own submit sends it, and the reason is shown under the field and announced.
+// Any new choice also clears what was said about the previous file (the server's summary or message).
 function checkSize(file) {
   const limit = Number(file.form.dataset.maxBytes) || 0;
   const chosen = file.files && file.files[0];
   const mb = (bytes) => (bytes / 1048576).toFixed(1).replace(/\.0$/, "");
-  const message = limit && chosen && chosen.size > limit
-    ? "The picture is " + mb(chosen.size) + " MB; the limit is " + mb(limit) + " MB. Choose a smaller picture."
-    : "";
+  let message = "";
+  if (limit && chosen && chosen.size > limit) {
+    message = mb(chosen.size) === mb(limit) // "10 MB; the limit is 10 MB" would not say what is wrong
+      ? "The picture is just over the " + mb(limit) + " MB limit. Choose a smaller picture."
+      : "The picture is " + mb(chosen.size) + " MB; the limit is " + mb(limit) + " MB. Choose a smaller picture.";
+  }
+  const section = document.querySelector("#results .results-section");
+  if (section && (section.dataset.errorFields || "").split(" ").includes("file")) section.remove();
+  const stale = document.getElementById("file-error");
+  if (stale) stale.remove();
+  const described = (file.getAttribute("aria-describedby") || "").split(" ")
+    .filter((id) => id && id !== "file-error" && id !== "summary-error-file");
   file.setCustomValidity(message);
   if (message) {
+    const shown = document.createElement("p");
+    shown.id = "file-error";
+    shown.className = "field-error";
+    shown.textContent = message;
+    (document.getElementById("file-hint") || file).after(shown);
+    described.push("file-error");
     file.setAttribute("aria-invalid", "true");
     announce(message);
   } else {
-    file.removeAttribute("aria-invalid"); // a new choice: an earlier file's problem no longer applies
+    file.removeAttribute("aria-invalid");
   }
+  if (described.length) file.setAttribute("aria-describedby", described.join(" "));
+  else file.removeAttribute("aria-describedby");
   return !message;
 }
 
