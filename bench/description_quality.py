@@ -52,7 +52,7 @@ from models.detectors import DEFAULT, NAMES, Detector, open_detector
 from models.detectors.centernet import COCO_CLASSES
 from models.evaluation import CaptionedSet, coco_root, load_coco_captions
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder
-from pipeline.pipelines.see.nodes import on_white
+from pipeline.pipelines.see.nodes import cut_out, on_white
 from pipeline.source_notes import read_source_notes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +118,8 @@ def describe_set(items, encoder: OnnxImageEncoder, describer: Describer, detecto
             ]
             with Image.open(io.BytesIO(data)) as header:
                 facts = Facts(*header.size)
-            objects = detector.detect([on_white(load_reduced(data, side=2048))])[0] if detector else []
+            seen = load_reduced(data, side=2048)
+            objects = detector.detect([on_white(seen)], whole=[cut_out(seen)])[0] if detector else []
             said = describer.describe(load_reduced(data), labels, facts, objects=objects)
             out.append(
                 {

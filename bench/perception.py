@@ -48,7 +48,7 @@ from models.lexical import LexicalIndex, objects_text
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder
 from models.text_reader import TextReader
 from pipeline.pipelines.index.nodes import words_in_no_dictionary
-from pipeline.pipelines.see.nodes import on_white
+from pipeline.pipelines.see.nodes import cut_out, on_white
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,7 +90,7 @@ def look(paths: list[Path], bundle: Path, detector_name: str = DEFAULT) -> dict:
         ]
         picture = load_reduced(data, side=2048)
         started = time.perf_counter()
-        objects = detector.detect([on_white(picture)])[0]
+        objects = detector.detect([on_white(picture)], whole=[cut_out(picture)])[0]
         timing["detect"].append(time.perf_counter() - started)
         started = time.perf_counter()
         lines = reader.read(picture)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +41,9 @@ class Detector(ABC):
     spec: str  # names the model and its version; every artifact built with it records this
 
     @abstractmethod
-    def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
-        """One list of detections per picture (any size or mode)."""
+    def detect(self, images: list[Image.Image], whole: Sequence[bool] | None = None) -> list[list[Detection]]:
+        """One list of detections per picture (any size or mode). ``whole[i]`` true looks at picture ``i`` whole
+        whatever its shape: a cut-out is one object, and a long one must not be cut into tiles."""
 
 
 class OnnxDetector(Detector):
@@ -74,14 +76,30 @@ class OnnxDetector(Detector):
     def decode(self, outputs: list[np.ndarray], width: int, height: int) -> list[Detection]:
         """One picture's outputs (the batch dimension taken off) → detections in its own pixels."""
 
-    def detect(self, images: list[Image.Image], batch_size: int = 4) -> list[list[Detection]]:
-        out: list[list[Detection]] = []
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size]
+    def detect(
+        self, images: list[Image.Image], whole: Sequence[bool] | None = None, batch_size: int = 4
+    ) -> list[list[Detection]]:
+        """A panorama is detected whole and in tiles shaped like ordinary photos (``models.detectors.tiles``), every
+        other picture whole. Pictures and tiles share the batches."""
+        from models.detectors.tiles import merged, tiles  # here: tiles.py builds Detections from this module
+
+        whole = whole or [False] * len(images)
+        crops = [[(0, 0, *im.size)] if w else tiles(*im.size) for im, w in zip(images, whole, strict=True)]
+        views = [
+            im.crop(c) if c != (0, 0, *im.size) else im for im, cut in zip(images, crops, strict=True) for c in cut
+        ]
+        per_view: list[list[Detection]] = []
+        for start in range(0, len(views), batch_size):
+            batch = views[start : start + batch_size]
             outputs = self.session.run(None, {self.input_name: np.stack([self.to_input(im) for im in batch])})
-            for i, image in enumerate(batch):
-                found = self.decode([o[i] for o in outputs], image.width, image.height)
-                out.append(rescaled(found, self.card.get("said_scale")))
+            per_view += [self.decode([o[i] for o in outputs], im.width, im.height) for i, im in enumerate(batch)]
+        out: list[list[Detection]] = []
+        start = 0
+        for image_crops in crops:
+            found = per_view[start : start + len(image_crops)]
+            start += len(image_crops)
+            one = found[0] if len(image_crops) == 1 else merged(found, image_crops)
+            out.append(rescaled(one, self.card.get("said_scale")))
         return out
 
 

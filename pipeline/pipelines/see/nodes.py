@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from PIL import Image
 
@@ -22,7 +23,7 @@ from pipeline.partitions import map_partitions, per_process, split, worker_threa
 
 logger = logging.getLogger(__name__)
 
-VERSION = "see-3"  # bump when how pictures are prepared or read changes: every image is looked at again
+VERSION = "see-4"  # bump when how pictures are prepared or read changes: every image is looked at again
 READ_SIDE = 2048  # longest side decoded: the detectors need 416-512, the text reader's line crops up to 2048
 SEE_BATCH = 8  # pictures the detector takes at once; the next batch is decoded meanwhile
 SIGHTING_COLUMNS = ["image_id", "signature", "objects", "text_lines", "text"]
@@ -141,7 +142,13 @@ def see_partition(todo: pd.DataFrame, *, params: dict[str, Any], signature: str,
             following = batches[number + 1] if number + 1 < len(batches) else []
             upcoming = [pool.submit(read, row) for row in following]
             readable = [i for i, p in enumerate(pictures) if p is not None]
-            found = detector.detect([on_white(pictures[i]) for i in readable]) if detector and readable else []
+            found = (
+                detector.detect(
+                    [on_white(pictures[i]) for i in readable], whole=[cut_out(pictures[i]) for i in readable]
+                )
+                if detector and readable
+                else []
+            )
             objects = dict(zip(readable, found, strict=False))  # empty when there is no detector
             for i, (row, picture) in enumerate(zip(batch, pictures, strict=True)):
                 scale = _scale(picture, row)
@@ -172,6 +179,17 @@ def see_partition(todo: pd.DataFrame, *, params: dict[str, Any], signature: str,
                     }
                 )
     return rows
+
+
+def cut_out(picture: Image.Image) -> bool:
+    """Transparent around its subject as the describer tells a cut-out: one object, which the detector looks at
+    whole even when it is long (a tile would see half a fire engine as a truck of its own)."""
+    from accessibility.describer import CUT_OUT_SHARE
+
+    if picture.mode not in ("RGBA", "LA", "PA") and "transparency" not in picture.info:
+        return False
+    alpha = np.asarray(picture.convert("RGBA").getchannel("A"))
+    return bool(np.mean(alpha < 128) >= CUT_OUT_SHARE)
 
 
 def on_white(picture: Image.Image) -> Image.Image:

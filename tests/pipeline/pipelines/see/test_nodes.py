@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from models.detectors import resolve_folder
 from models.evaluation import coco_root
-from pipeline.pipelines.see.nodes import see_images
+from pipeline.pipelines.see.nodes import cut_out, see_images
 from tests.fixtures.images import encode, photo, write
 
 COCO = coco_root() / "train2017"
@@ -150,3 +150,14 @@ def test_results_stay_with_their_pictures_across_batches(tmp_path, caplog):
     assert read[sign_at] == "STOP"
     assert [i for i, text in enumerate(read) if text] == [sign_at]
     assert f"{broken_at:02d}.png unreadable" in caplog.text
+
+
+def test_a_cut_out_is_told_by_its_transparency_not_its_mode() -> None:
+    """A cut-out is looked at whole, however long: the see node passes ``cut_out`` to the detector."""
+    stamp = Image.new("RGBA", (900, 300), (0, 0, 0, 0))
+    ImageDraw.Draw(stamp).rectangle((50, 100, 850, 200), fill=(200, 30, 30, 255))  # a long red fire engine
+    opaque = Image.new("RGBA", (900, 300), (90, 90, 90, 255))  # a panorama saved with an alpha channel
+    keyed = Image.new("P", (900, 300), 0)
+    keyed.info["transparency"] = 0  # a GIF-style transparent colour, every pixel of it
+    assert cut_out(stamp) and cut_out(keyed)
+    assert not cut_out(opaque) and not cut_out(opaque.convert("RGB")) and not cut_out(Image.new("L", (9, 3)))

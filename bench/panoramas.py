@@ -1,0 +1,129 @@
+"""What the detector finds in panoramas: stretched to its square input, letterboxed, or in tiles.
+
+No packaged data has panoramas with labels, so they are made: coco-mini's 160 photos (80 captioned, 80 held out
+with captions written for them) in a fixed random order, cut into groups of 3 (or ``--per``), each group scaled to
+480 pixels high and put side by side (about 3.7:1). An object counts as named when at least 2 of a photo's 5
+captions name it (as ``bench/description_quality.py`` counts); a class found that no caption of the group names
+counts as unnamed (often a real but unmentioned thing, sometimes a mistake). People are counted against the
+detector's own count on each photo alone, the best it can do.
+
+Rows: each photo alone (the reference); the panorama stretched to the square input (before); letterboxed (grey
+bands to a square); tiles of the ordinary 4:3 shape alone; and the whole plus its tiles, merged (served:
+``models/detectors/tiles.py``).
+
+Run: .venv/bin/python bench/panoramas.py [--per 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from accessibility.objects import mentioned, spoken
+from accessibility.wordnet import default_wordnet
+from bench.held_out import held_out_set
+from models.detectors import Detection, open_detector
+from models.detectors.centernet import COCO_CLASSES
+from models.detectors.tiles import merged, tiles
+from models.evaluation import coco_root, load_coco_captions
+
+HEIGHT = 480
+SAID = 0.3  # the describer's "possibly": what a description could mention
+
+
+def captions_by_photo(coco_folder) -> tuple[list, list[list[str]]]:
+    coco = load_coco_captions(coco_folder)
+    paths = list(coco.image_paths) + list(coco.distractor_paths)
+    captions: dict[str, list[str]] = {}
+    for caption, owner in zip(coco.captions, coco.caption_image, strict=True):
+        captions.setdefault(paths[owner].stem, []).append(caption)
+    held = held_out_set(coco_folder)
+    for caption, owner in zip(held.captions, held.caption_image, strict=True):
+        captions.setdefault(held.image_paths[owner].stem, []).append(caption)
+    return paths, [captions.get(p.stem, []) for p in paths]
+
+
+def side_by_side(photos: list[Image.Image]) -> Image.Image:
+    scaled = [p.resize((round(p.width * HEIGHT / p.height), HEIGHT), Image.Resampling.BILINEAR) for p in photos]
+    strip = Image.new("RGB", (sum(p.width for p in scaled), HEIGHT))
+    x = 0
+    for p in scaled:
+        strip.paste(p, (x, 0))
+        x += p.width
+    return strip
+
+
+def letterboxed(detector, picture: Image.Image) -> list[Detection]:
+    side = max(picture.size)
+    square = Image.new("RGB", (side, side), (114, 114, 114))
+    top = (side - picture.height) // 2
+    square.paste(picture, (0, top))
+    found = detector.detect([square], whole=[True])[0]
+    return [Detection(d.label, d.score, (d.box[0], d.box[1] - top, d.box[2], d.box[3] - top), d.raw) for d in found]
+
+
+def tiles_alone(detector, picture: Image.Image) -> list[Detection]:
+    crops = tiles(*picture.size)[1:]
+    return merged(detector.detect([picture.crop(c) for c in crops], whole=[True] * len(crops)), crops)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--per", type=int, default=3, help="photos per panorama (default 3)")
+    args = parser.parse_args()
+    wordnet = default_wordnet()
+    paths, captions = captions_by_photo(coco_root())
+
+    def named(i: int, at_least: int) -> set[str]:
+        return {
+            spoken(c) for c in COCO_CLASSES if sum(mentioned(spoken(c), t, wordnet) for t in captions[i]) >= at_least
+        }
+
+    order = np.random.default_rng(0).permutation(len(paths))
+    groups = [order[i : i + args.per] for i in range(0, len(order) - args.per + 1, args.per)]
+    photos = {i: Image.open(paths[i]).convert("RGB") for g in groups for i in g}
+    strips = [side_by_side([photos[i] for i in g]) for g in groups]
+    detector = open_detector(threads=2)
+    detector.detect([strips[0]])  # warm up
+
+    alone = [
+        [d for found in detector.detect([photos[i] for i in g], whole=[True] * len(g)) for d in found] for g in groups
+    ]
+    ways: dict[str, Callable[[Image.Image], list[Detection]]] = {
+        "stretched to the square input (before)": lambda p: detector.detect([p], whole=[True])[0],
+        "letterboxed": lambda p: letterboxed(detector, p),
+        "4:3 tiles alone": lambda p: tiles_alone(detector, p),
+        "**whole + 4:3 tiles, merged (served)**": lambda p: detector.detect([p])[0],
+    }
+    print(
+        f"{len(strips)} panoramas of {args.per} coco-mini photos, {HEIGHT} pixels high, "
+        f"{np.mean([s.width / s.height for s in strips]):.1f}:1 on average; detections said at ≥ {SAID}\n"
+    )
+    print("| looked at | named objects found | unnamed classes | people: mean count error | ms per panorama |")
+    print("|---|---|---|---|---|")
+    rows = [("each photo alone (reference)", alone, None)]
+    for label, way in ways.items():
+        started = time.perf_counter()
+        found = [way(s) for s in strips]
+        rows.append((label, found, (time.perf_counter() - started) / len(strips) * 1000))
+    for label, found, ms in rows:
+        want = hit = unnamed = 0
+        errors = []
+        for g, objects, reference in zip(groups, found, alone, strict=True):
+            wanted = set().union(*(named(i, 2) for i in g))
+            anywhere = set().union(*(named(i, 1) for i in g))
+            said = {spoken(d.label) for d in objects if d.score >= SAID}
+            want, hit, unnamed = want + len(wanted), hit + len(wanted & said), unnamed + len(said - anywhere)
+            count = Counter(d.label for d in objects if d.score >= SAID)["person"]
+            errors.append(abs(count - Counter(d.label for d in reference if d.score >= SAID)["person"]))
+        timing = "-" if ms is None else f"{ms:.0f}"
+        print(f"| {label} | {hit} of {want} | {unnamed} | {np.mean(errors):.2f} | {timing} |")
+
+
+if __name__ == "__main__":
+    main()
