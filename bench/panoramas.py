@@ -1,4 +1,4 @@
-"""What the detector finds in panoramas: stretched to its square input, letterboxed, or in tiles.
+"""What the detector finds and the text reader reads in panoramas, before and as served.
 
 No packaged data has panoramas with labels, so they are made: coco-mini's 160 photos (80 captioned, 80 held out
 with captions written for them) in a fixed random order, cut into groups of 3 (or ``--per``), each group scaled to
@@ -7,9 +7,13 @@ captions name it (as ``bench/description_quality.py`` counts); a class found tha
 counts as unnamed (often a real but unmentioned thing, sometimes a mistake). People are counted against the
 detector's own count on each photo alone, the best it can do.
 
-Rows: each photo alone (the reference); the panorama stretched to the square input (before); letterboxed (grey
-bands to a square); tiles of the ordinary 4:3 shape alone; and the whole plus its tiles, merged (served:
+Objects, rows: each photo alone (the reference); the panorama stretched to the square input (before); letterboxed
+(grey bands to a square); tiles of the ordinary 4:3 shape alone; and the whole plus its tiles, merged (served:
 ``models/detectors/tiles.py``).
+
+Text, over the panoramas with a photo in which text is read alone: the words of 3 letters or more read in each
+photo alone, read again in the panorama with the text detector seeing it 960 pixels long (before) or with a 4:3
+photo's short side (served: ``models/text_reader.py:detection_side``).
 
 Run: .venv/bin/python bench/panoramas.py [--per 3]
 """
@@ -17,6 +21,7 @@ Run: .venv/bin/python bench/panoramas.py [--per 3]
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -31,6 +36,7 @@ from models.detectors import Detection, open_detector
 from models.detectors.centernet import COCO_CLASSES
 from models.detectors.tiles import merged, tiles
 from models.evaluation import coco_root, load_coco_captions
+from models.text_reader import TextReader, detection_side
 
 HEIGHT = 480
 SAID = 0.3  # the describer's "possibly": what a description could mention
@@ -123,6 +129,35 @@ def main() -> None:
             errors.append(abs(count - Counter(d.label for d in reference if d.score >= SAID)["person"]))
         timing = "-" if ms is None else f"{ms:.0f}"
         print(f"| {label} | {hit} of {want} | {unnamed} | {np.mean(errors):.2f} | {timing} |")
+    text_table(groups, photos, strips)
+
+
+def words(lines) -> set[str]:
+    return {w for line in lines for w in re.findall(r"[a-z0-9]{3,}", line.text.lower())}
+
+
+def text_table(groups: list, photos: dict, strips: list[Image.Image]) -> None:
+    import models.text_reader as text_reader
+
+    reader = TextReader(threads=2)
+    alone = {i: words(reader.read(photo)) for i, photo in photos.items()}
+    chosen = [(g, s) for g, s in zip(groups, strips, strict=True) if any(alone[i] for i in g)]
+    print(f"\n{len(chosen)} of the panoramas have a photo in which text is read alone\n")
+    print("| text detector sees the panorama | words read again | other words | ms per panorama |\n|---|---|---|---|")
+    for label, side in (
+        ("960 pixels long (before)", lambda w, h, m: m),
+        ("**with a 4:3 photo's short side** (served)", detection_side),
+    ):
+        text_reader.detection_side = side  # the reader looks the rule up at each call
+        try:
+            started, hit, want, other = time.perf_counter(), 0, 0, 0
+            for g, strip in chosen:
+                got, wanted = words(reader.read(strip)), set().union(*(alone[i] for i in g))
+                hit, want, other = hit + len(got & wanted), want + len(wanted), other + len(got - wanted)
+            ms = (time.perf_counter() - started) / len(chosen) * 1000
+        finally:
+            text_reader.detection_side = detection_side
+        print(f"| {label} | {hit} of {want} | {other} | {ms:.0f} |")
 
 
 if __name__ == "__main__":

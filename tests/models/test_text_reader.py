@@ -138,18 +138,49 @@ def test_odd_modes_and_shapes_do_not_crash(reader):
         assert reader.read(odd) == []
 
 
+def test_small_text_in_a_panorama_is_read(reader):
+    """Small white letters on a 4:1 panorama: shrunk to 960 pixels long for the text detector (as before), they
+    were not found (sizes 10-14 measured); seen with the short side a 4:3 photo gets, they are."""
+    image = photo(2048, 512, seed=12)
+    draw_text(image, (1510, 305), "BAKERY", 12, (255, 255, 255))
+    assert words(reader.read(image)) == ["bakery"]
+
+
+@pytest.mark.parametrize(
+    ("size", "side"),
+    [((640, 480), 960), ((1920, 1080), 960), ((2000, 1000), 960), ((1600, 400), 2048), ((1500, 600), 1800)],
+)
+def test_a_panorama_is_seen_with_the_short_side_of_a_photo(size, side):
+    reader = TextReader(max_side=960)
+    reader._engine = engine = fake_engine(["BIG"], [0.99])
+    reader.read(Image.new("RGB", size))
+    assert engine.seen[0][1] == text_reader.detection_side(*size, 960) == side
+
+
 def test_read_many_keeps_one_result_per_picture(reader):
     image, _ = stop_sign()
     results = reader.read_many([image, Image.new("RGB", (200, 100), "white")])
     assert [words(lines) for lines in results] == [["stop"], []]
 
 
-def fake_engine(texts: list[str], scores: list[float]):
-    """Stands in for rapidocr so the filtering can be checked line by line."""
-    boxes = np.array(
-        [[[10, 10 + 40 * i], [200, 10 + 40 * i], [200, 40 + 40 * i], [10, 40 + 40 * i]] for i in range(len(texts))]
-    )
-    return lambda pixels: SimpleNamespace(boxes=boxes.astype(np.float32), txts=tuple(texts), scores=tuple(scores))
+class FakeEngine:
+    """Stands in for rapidocr so the filtering can be checked line by line; records what it was given."""
+
+    def __init__(self, texts: list[str], scores: list[float]) -> None:
+        self.boxes = np.array(
+            [[[10, 10 + 40 * i], [200, 10 + 40 * i], [200, 40 + 40 * i], [10, 40 + 40 * i]] for i in range(len(texts))]
+        ).astype(np.float32)
+        self.texts, self.scores = tuple(texts), tuple(scores)
+        self.text_det = SimpleNamespace(limit_side_len=None)  # the detector's size limit, set per picture
+        self.seen: list[tuple[tuple[int, ...], int]] = []
+
+    def __call__(self, pixels: np.ndarray) -> SimpleNamespace:
+        self.seen.append((pixels.shape, self.text_det.limit_side_len))
+        return SimpleNamespace(boxes=self.boxes, txts=self.texts, scores=self.scores)
+
+
+def fake_engine(texts: list[str], scores: list[float]) -> FakeEngine:
+    return FakeEngine(texts, scores)
 
 
 def test_low_confidence_and_noise_lines_are_dropped():
@@ -170,11 +201,9 @@ def test_low_confidence_and_noise_lines_are_dropped():
 )
 def test_boxes_map_back_to_original_pixels(size, factor):
     reader = TextReader(max_side=960)
-    seen = []
-    engine = fake_engine(["BIG"], [0.99])
-    reader._engine = lambda pixels: seen.append(pixels.shape) or engine(pixels)
+    reader._engine = engine = fake_engine(["BIG"], [0.99])
     (line,) = reader.read(Image.new("RGB", size))
-    assert seen == [(round(size[1] / factor), round(size[0] / factor), 3)]
+    assert [shape for shape, _ in engine.seen] == [(round(size[1] / factor), round(size[0] / factor), 3)]
     assert line.box == pytest.approx((10 * factor, 10 * factor, 200 * factor, 40 * factor))
 
 
