@@ -21,6 +21,7 @@ Run: .venv/bin/python bench/panoramas.py [--per 3]
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import time
 from collections import Counter
@@ -29,13 +30,15 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from accessibility.objects import mentioned, spoken
+from accessibility.objects import mentioned, seen_sentence, spoken
 from accessibility.wordnet import default_wordnet
 from bench.held_out import held_out_set
 from models.detectors import Detection, open_detector
 from models.detectors.centernet import COCO_CLASSES
 from models.detectors.tiles import merged, tiles
-from models.evaluation import coco_root, load_coco_captions
+from models.evaluation import coco_root, load_coco_captions, ranks_of_positives, recall_at
+from models.fusion import blend, seen_vectors
+from models.runtime import OnnxImageEncoder, OnnxTextEncoder
 from models.text_reader import TextReader, detection_side
 
 HEIGHT = 480
@@ -112,7 +115,7 @@ def main() -> None:
     )
     print("| looked at | named objects found | unnamed classes | people: mean count error | ms per panorama |")
     print("|---|---|---|---|---|")
-    rows = [("each photo alone (reference)", alone, None)]
+    rows: list[tuple[str, list, float | None]] = [("each photo alone (reference)", alone, None)]
     for label, way in ways.items():
         started = time.perf_counter()
         found = [way(s) for s in strips]
@@ -129,35 +132,67 @@ def main() -> None:
             errors.append(abs(count - Counter(d.label for d in reference if d.score >= SAID)["person"]))
         timing = "-" if ms is None else f"{ms:.0f}"
         print(f"| {label} | {hit} of {want} | {unnamed} | {np.mean(errors):.2f} | {timing} |")
-    text_table(groups, photos, strips)
+    read_before, read_served = text_table(groups, photos, strips)
+    search_table(groups, captions, strips, (rows[1][1], read_before), (rows[-1][1], read_served))
 
 
 def words(lines) -> set[str]:
     return {w for line in lines for w in re.findall(r"[a-z0-9]{3,}", line.text.lower())}
 
 
-def text_table(groups: list, photos: dict, strips: list[Image.Image]) -> None:
+def text_table(groups: list, photos: dict, strips: list[Image.Image]) -> tuple[list, list]:
+    """Prints the text table; returns each panorama's lines as read before and as served."""
     import models.text_reader as text_reader
 
     reader = TextReader(threads=2)
     alone = {i: words(reader.read(photo)) for i, photo in photos.items()}
-    chosen = [(g, s) for g, s in zip(groups, strips, strict=True) if any(alone[i] for i in g)]
+    chosen = [n for n, g in enumerate(groups) if any(alone[i] for i in g)]
     print(f"\n{len(chosen)} of the panoramas have a photo in which text is read alone\n")
     print("| text detector sees the panorama | words read again | other words | ms per panorama |\n|---|---|---|---|")
+    reads = []
     for label, side in (
         ("960 pixels long (before)", lambda w, h, m: m),
         ("**with a 4:3 photo's short side** (served)", detection_side),
     ):
         text_reader.detection_side = side  # the reader looks the rule up at each call
         try:
-            started, hit, want, other = time.perf_counter(), 0, 0, 0
-            for g, strip in chosen:
-                got, wanted = words(reader.read(strip)), set().union(*(alone[i] for i in g))
-                hit, want, other = hit + len(got & wanted), want + len(wanted), other + len(got - wanted)
-            ms = (time.perf_counter() - started) / len(chosen) * 1000
+            started = time.perf_counter()
+            lines = [reader.read(strip) for strip in strips]
+            ms = (time.perf_counter() - started) / len(strips) * 1000
         finally:
             text_reader.detection_side = detection_side
-        print(f"| {label} | {hit} of {want} | {other} | {ms:.0f} |")
+        reads.append(lines)
+        hit = want = other = 0
+        for n in chosen:
+            got, wanted = words(lines[n]), set().union(*(alone[i] for i in groups[n]))
+            hit, want, other = hit + len(got & wanted), want + len(wanted), other + len(got - wanted)
+        print(f"| {label} | {hit} of {want} | {other} | {ms:.0f} (all {len(strips)}) |")
+    return reads[0], reads[1]
+
+
+def search_table(groups: list, captions: list[list[str]], strips: list[Image.Image], before, served) -> None:
+    """Each caption of a photo asks for its panorama among all of them: the default bundle's image embedding,
+    blended at the served weight with the sentence of what was seen (words are left out)."""
+    from bench.perception import ROOT, SERVED
+
+    bundle = ROOT / json.loads((ROOT / "data/06_models/model_bundle.json").read_text())["folder"]
+    images, texts = OnnxImageEncoder(bundle, threads=2), OnnxTextEncoder(bundle, threads=2)
+    dense = np.concatenate([images.run_views(images.preprocess.views(s)[None]).embeddings for s in strips])
+    asked = [(c, n) for n, g in enumerate(groups) for i in g for c in captions[i]]
+    queries = texts.encode_queries([c for c, _ in asked])
+    owners = [{n} for _, n in asked]
+    print(f"\n{len(asked)} captions, each asking for its photo's panorama among the {len(strips)}\n")
+    print("| image side | R@1 | R@5 | R@10 |\n|---|---|---|---|")
+    rows = [("dense alone", dense)]
+    for label, (objects, lines) in (
+        ("+ seen, stretched and read at 960 (before)", before),
+        ("**+ seen, in tiles and read at a photo's short side** (served)", served),
+    ):
+        sentences = [seen_sentence(o, [line.text for line in t]) for o, t in zip(objects, lines, strict=True)]
+        rows.append((label, blend(dense, seen_vectors(texts, sentences), SERVED["seen_blend"])))
+    for label, vectors in rows:
+        r = recall_at(ranks_of_positives(queries @ vectors.T, owners))
+        print(f"| {label} | {r['R@1']:.3f} | {r['R@5']:.3f} | {r['R@10']:.3f} |")
 
 
 if __name__ == "__main__":
