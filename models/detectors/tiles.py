@@ -1,4 +1,4 @@
-"""Wide and tall pictures (panoramas) looked at in tiles shaped like ordinary photos.
+"""Wide and tall pictures (panoramas) looked at whole and in tiles shaped like ordinary photos.
 
 The detectors take a square input. An ordinary 4:3 photo stretched to it keeps objects close to the shapes they
 were trained on; a 4:1 panorama squashes every object to a third of its width, and the detector finds almost
