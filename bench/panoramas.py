@@ -15,7 +15,7 @@ Text, over the panoramas with a photo in which text is read alone: the words of 
 photo alone, read again in the panorama with the text detector seeing it 960 pixels long (before) or with a 4:3
 photo's short side (served: ``models/text_reader.py:detection_side``).
 
-Run: .venv/bin/python bench/panoramas.py [--per 3]
+Run: .venv/bin/python bench/panoramas.py [--per 3] [--tall]
 """
 
 from __future__ import annotations
@@ -57,7 +57,12 @@ def captions_by_photo(coco_folder) -> tuple[list, list[list[str]]]:
     return paths, [captions.get(p.stem, []) for p in paths]
 
 
-def side_by_side(photos: list[Image.Image]) -> Image.Image:
+def side_by_side(photos: list[Image.Image], tall: bool = False) -> Image.Image:
+    """The photos scaled to one height and put in a row, or (``tall``) scaled to one width and stacked."""
+    if tall:
+        return side_by_side([p.transpose(Image.Transpose.TRANSPOSE) for p in photos]).transpose(
+            Image.Transpose.TRANSPOSE
+        )
     scaled = [p.resize((round(p.width * HEIGHT / p.height), HEIGHT), Image.Resampling.BILINEAR) for p in photos]
     strip = Image.new("RGB", (sum(p.width for p in scaled), HEIGHT))
     x = 0
@@ -84,6 +89,7 @@ def tiles_alone(detector, picture: Image.Image) -> list[Detection]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per", type=int, default=3, help="photos per panorama (default 3)")
+    parser.add_argument("--tall", action="store_true", help="stack the photos (tall panoramas) instead of a row")
     args = parser.parse_args()
     wordnet = default_wordnet()
     paths, captions = captions_by_photo(coco_root())
@@ -96,7 +102,7 @@ def main() -> None:
     order = np.random.default_rng(0).permutation(len(paths))
     groups = [order[i : i + args.per] for i in range(0, len(order) - args.per + 1, args.per)]
     photos = {i: Image.open(paths[i]).convert("RGB") for g in groups for i in g}
-    strips = [side_by_side([photos[i] for i in g]) for g in groups]
+    strips = [side_by_side([photos[i] for i in g], args.tall) for g in groups]
     detector = open_detector(threads=2)
     detector.detect([strips[0]])  # warm up
 
@@ -110,8 +116,9 @@ def main() -> None:
         "**whole + 4:3 tiles, merged (served)**": lambda p: detector.detect([p])[0],
     }
     print(
-        f"{len(strips)} panoramas of {args.per} coco-mini photos, {HEIGHT} pixels high, "
-        f"{np.mean([s.width / s.height for s in strips]):.1f}:1 on average; detections said at ≥ {SAID}\n"
+        f"{len(strips)} {'tall ' if args.tall else ''}panoramas of {args.per} coco-mini photos, {HEIGHT} pixels "
+        f"{'wide' if args.tall else 'high'}, "
+        f"{np.mean([max(s.size) / min(s.size) for s in strips]):.1f}:1 on average; detections said at ≥ {SAID}\n"
     )
     print("| looked at | named objects found | unnamed classes | people: mean count error | ms per panorama |")
     print("|---|---|---|---|---|")
