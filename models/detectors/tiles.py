@@ -1,4 +1,4 @@
-"""Wide and tall pictures (panoramas) looked at whole and in tiles shaped like ordinary photos.
+"""Wide pictures (panoramas) looked at whole and in tiles shaped like ordinary photos.
 
 The detectors take a square input. An ordinary 4:3 photo stretched to it keeps objects close to the shapes they
 were trained on; a 4:1 panorama squashes every object to a third of its width, and the detector finds almost
@@ -26,12 +26,14 @@ SAME_OBJECT = 0.6  # two boxes of one class from neighbouring tiles are one obje
 Crop = tuple[int, int, int, int]  # x1, y1, x2, y2 in the picture's pixels
 
 
-def tiles(width: int, height: int) -> list[Crop]:
-    """The crops one picture is detected in: the whole picture, and for a panorama overlapping tiles along its
-    long side as well (the whole keeps one long object, a train or a plane, from being cut into two)."""
+def tiles(width: int, height: int, *, tall: bool = False) -> list[Crop]:
+    """The crops one picture is detected in: the whole picture, and for a wide panorama overlapping tiles along its
+    long side as well (the whole keeps one long object, a train or a plane, from being cut into two). A tall
+    picture is looked at whole unless ``tall``: most are phone screenshots, where a tile called a page's frame
+    "possibly a refrigerator" (stacked photos gain as rows do; docs/models.md)."""
     whole = (0, 0, width, height)
     long, short = max(width, height), min(width, height)
-    if short < MIN_SHORT_SIDE or long <= TILE_ABOVE * short:
+    if short < MIN_SHORT_SIDE or long <= TILE_ABOVE * short or (height > width and not tall):
         return [whole]
     side = round(short * TILE_ASPECT)
     count = math.ceil((long - side * OVERLAP) / (side * (1 - OVERLAP)))

@@ -21,9 +21,14 @@ def test_ordinary_and_small_pictures_are_looked_at_whole() -> None:
     assert tiles(1200, MIN_SHORT_SIDE - 1) == [(0, 0, 1200, MIN_SHORT_SIDE - 1)]  # an icon or a long cut-out
 
 
+def test_a_tall_picture_is_looked_at_whole_unless_asked() -> None:
+    assert tiles(946, 2048) == [(0, 0, 946, 2048)]  # a phone screenshot
+    assert len(tiles(946, 2048, tall=True)) == 3
+
+
 @pytest.mark.parametrize(("width", "height"), [(2048, 512), (1500, 700), (512, 2048), (3000, 300)])
 def test_a_panorama_is_covered_by_overlapping_tiles_of_the_ordinary_shape(width: int, height: int) -> None:
-    crops = tiles(width, height)
+    crops = tiles(width, height, tall=True)
     assert crops[0] == (0, 0, width, height) and len(crops) >= 3
     wide = width > height
     spans = [(c[0], c[2]) if wide else (c[1], c[3]) for c in crops[1:]]
