@@ -6,10 +6,10 @@ The ONNX models ship inside the ``rapidocr`` wheel, so reading text works offlin
   57 of 160 photos instead of 39;
 - the detector is the int8 copy setup builds (``models/text_detector_int8.py``): 2.6× faster than the wheel's
   fp32 model, keeping 86 % of its words; ``quantized=False`` uses the fp32 model;
-- a panorama (more than 2:1, as ``models.detectors.tiles`` defines it) is seen with its short side where a 4:3
-  photo's is (``max_side`` × 3/4), up to 2048 pixels long: at 960 its text shrank away (31 panoramas of three
-  coco-mini photos: 40 of the 188 words read in each photo alone read again, 122 this way, at 307 ms against 70;
-  `bench/panoramas.py`);
+- a picture more than 2:1 either way (a panorama, a tall screenshot; the ratio ``models.detectors.tiles`` uses)
+  is seen with its short side where a 4:3 photo's is (``max_side`` × 3/4), up to 2048 pixels long: at 960 its
+  text shrank away (31 panoramas of three coco-mini photos: 40 of the 188 words read in each photo alone read
+  again, 122 this way, at 307 ms against 70; ``bench/panoramas.py``);
 - the recogniser only sees the detected lines, cropped from the picture at up to ``MAX_SOURCE_SIDE`` so small
   text survives the detector's downscale;
 - the direction classifier is skipped (it cost time and read no more on the measured photos).
