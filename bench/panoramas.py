@@ -81,14 +81,10 @@ def letterboxed(detector, picture: Image.Image) -> list[Detection]:
     return [Detection(d.label, d.score, (d.box[0], d.box[1] - top, d.box[2], d.box[3] - top), d.raw) for d in found]
 
 
-def tiles_alone(detector, picture: Image.Image) -> list[Detection]:
-    crops = tiles(*picture.size, tall=True)[1:]
-    return merged(detector.detect([picture.crop(c) for c in crops], whole=[True] * len(crops)), crops)
-
-
-def whole_and_tiles(detector, picture: Image.Image) -> list[Detection]:
-    """What the detector serves for a wide panorama, here for tall ones too (not served: screenshots)."""
-    crops = tiles(*picture.size, tall=True)
+def in_tiles(detector, picture: Image.Image, with_whole: bool = True) -> list[Detection]:
+    """The picture's 4:3 tiles, and the whole too unless told not to, detected and merged: what the detector
+    serves for a wide panorama, here for tall ones too (not served: screenshots)."""
+    crops = tiles(*picture.size, tall=True)[0 if with_whole else 1 :]
     return merged(detector.detect([picture.crop(c) for c in crops], whole=[True] * len(crops)), crops)
 
 
@@ -118,8 +114,8 @@ def main() -> None:
     ways: dict[str, Callable[[Image.Image], list[Detection]]] = {
         "stretched to the square input (before)": lambda p: detector.detect([p], whole=[True])[0],
         "letterboxed": lambda p: letterboxed(detector, p),
-        "4:3 tiles alone": lambda p: tiles_alone(detector, p),
-        "**whole + 4:3 tiles, merged** (served for wide pictures)": lambda p: whole_and_tiles(detector, p),
+        "4:3 tiles alone": lambda p: in_tiles(detector, p, with_whole=False),
+        "**whole + 4:3 tiles, merged** (served for wide pictures)": lambda p: in_tiles(detector, p),
     }
     print(
         f"{len(strips)} {'tall ' if args.tall else ''}panoramas of {args.per} coco-mini photos, {HEIGHT} pixels "

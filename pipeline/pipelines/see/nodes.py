@@ -181,12 +181,16 @@ def see_partition(todo: pd.DataFrame, *, params: dict[str, Any], signature: str,
     return rows
 
 
+def _has_alpha(picture: Image.Image) -> bool:
+    return picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
+
+
 def cut_out(picture: Image.Image) -> bool:
     """Transparent around its subject as the describer tells a cut-out: one object, which the detector looks at
     whole even when it is long (a tile would see half a fire engine as a truck of its own)."""
     from accessibility.describer import CUT_OUT_SHARE
 
-    if picture.mode not in ("RGBA", "LA", "PA") and "transparency" not in picture.info:
+    if not _has_alpha(picture):
         return False
     alpha = np.asarray(picture.convert("RGBA").getchannel("A"))
     return bool(np.mean(alpha < 128) >= CUT_OUT_SHARE)
@@ -195,7 +199,7 @@ def cut_out(picture: Image.Image) -> bool:
 def on_white(picture: Image.Image) -> Image.Image:
     """A cut-out on white, as in a product photo: its transparent pixels' hidden colours (often black) made
     the detector see people in stamps of mushrooms and birds."""
-    if picture.mode not in ("RGBA", "LA", "PA") and "transparency" not in picture.info:
+    if not _has_alpha(picture):
         return picture.convert("RGB")
     rgba = picture.convert("RGBA")
     flat = Image.new("RGB", rgba.size, (255, 255, 255))
