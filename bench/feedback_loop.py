@@ -8,8 +8,10 @@ In a scratch project (never inside the repo; coco-mini is read from ../shared, n
    (bench/simulate_users.py); `kedro run --pipelines tune` registers a tuned version;
 3. arm "random": other users vote a random sign on a random result for the same queries, into a separate vote
    log and feature-store folder; a second tune run on top of version 1 registers another version;
-4. reports text→image Recall@1/5/10 on captions 3 and 4 (160 queries no one voted on) for every version,
-   asked through the server's API, and what the promotion rule decided for each tuned version;
+4. reports text→image Recall@1/5/10 for every version, asked through the server's API, and what the promotion
+   rule decided for each tuned version: on captions 3 and 4 (160 queries no one voted on, of photos that were
+   voted on) and on the held-out captions of the 80 distractors (bench/held_out.py: 400 queries for photos no
+   one voted up, which a feedback adapter could as well pull queries away from);
 5. A/B: production back on version 1, candidate on the version tuned on real votes, the server routing half
    of the sessions to the candidate (GLIMPSE_AB_CANDIDATE_SHARE=0.5); new users search the held-out captions
    without naming a model and vote the same way; prints /api/feedback/stats (votes per search per version).
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.held_out import held_out_set
 from bench.simulate_users import COCO, coco_queries, play
 from tools.processes import ServerProcess, start_server
 
@@ -126,6 +129,15 @@ def recall(base: str, queries: list[tuple[str, str]], version: str) -> dict[str,
     return {f"R@{k}": hits[k] / len(queries) for k in KS}
 
 
+def unvoted_queries(coco: Path) -> list[tuple[str, str]]:
+    """(caption, image id) for the distractors' written captions: photos the simulated users never vote up."""
+    from pipeline.pipelines.ingest.image_file import image_id_for
+
+    captioned = held_out_set(coco)
+    ids = [image_id_for(path.read_bytes()) for path in captioned.image_paths]
+    return [(caption, ids[owner]) for caption, owner in zip(captioned.captions, captioned.caption_image, strict=True)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=None, help="scratch project folder (default: a temp dir)")
@@ -179,6 +191,8 @@ def main() -> None:
             if reg.get("registered"):
                 versions[f"{reg['candidate']} ({name})"] = reg["candidate"]
         table = {label: recall(base, held_out, version) for label, version in versions.items()}
+        unvoted = unvoted_queries(COCO)
+        others = {label: recall(base, unvoted, version) for label, version in versions.items()}
         production = httpx.get(base + "/api/models", timeout=30).json()
     finally:
         server.stop(grace_s=30)
@@ -191,6 +205,10 @@ def main() -> None:
         promoted = "—" if arm == "base" else ("yes" if reg.get("promoted") else "no")
         why = reg.get("reason", "") + (f" (held-out feedback MRR gain {reg['fb_mrr_gain']:+.3f})" if reg else "")
         print(f"| {label} | {figures['R@1']:.3f} | {figures['R@5']:.3f} | {figures['R@10']:.3f} | {promoted} | {why} |")
+    print(f"\n## The same versions on photos no one voted up ({len(unvoted)} held-out captions of the distractors)\n")
+    print("| version | R@1 | R@5 | R@10 |\n|---|---|---|---|")
+    for label, figures in others.items():
+        print(f"| {label} | {figures['R@1']:.3f} | {figures['R@5']:.3f} | {figures['R@10']:.3f} |")
     print(
         "\nVotes: "
         + "; ".join(
