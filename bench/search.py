@@ -81,13 +81,13 @@ def stage_latency(rounds: int) -> list[tuple[str, str, str, str, str]]:
     model = pool.get(settings.default_model)
     for query in QUERIES:
         search_text(model, features, query, 10)
-    stages: dict[str, list[float]] = {"encode": [], "search": [], "features": [], "total": []}
+    stages: dict[str, list[float]] = {"spell": [], "encode": [], "search": [], "features": [], "total": []}
     for i in range(rounds):
         started = time.perf_counter()
         body = search_text(model, features, QUERIES[i % len(QUERIES)], 10)
         stages["total"].append((time.perf_counter() - started) * 1000)
-        for key in ("encode", "search", "features"):
-            stages[key].append(body["timings_ms"][key])
+        for key in ("spell", "encode", "search", "features"):
+            stages[key].append(body.timings_ms[key])
     rows = [
         ("demo", str(model.text_index.meta.count), model.text_index.meta.factory, stage, percentiles(values))
         for stage, values in stages.items()

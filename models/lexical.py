@@ -106,6 +106,7 @@ class LexicalIndex:
         self.exact_weight = float(meta.get("exact_weight", 0.0))  # and a match of every word in source or text
         self.misreads = bool(misreads)  # whether a query word may match a word misread in a picture
         self._misread_as = lru_cache(maxsize=1024)(self._find_misread)  # asked by search, then by fields
+        self._has_word = lru_cache(maxsize=4096)(self._find_word)
 
     @staticmethod
     def build(rows: Iterable[dict[str, str]], path: Path | str, weight: float = 0.0, exact_weight: float = 0.0) -> Path:
@@ -139,6 +140,17 @@ class LexicalIndex:
         if db is None:
             db = self._local.db = sqlite3.connect(self._uri, uri=True)
         return db
+
+    def has_word(self, word: str) -> bool:
+        """Whether any picture's document holds ``word`` (stemmed as the index is: "lassies" holds "Lassie"); the
+        query speller never corrects such a word (models/spelling.py)."""
+        return self._has_word(word.lower())
+
+    def _find_word(self, word: str) -> bool:
+        if not word.strip():
+            return False
+        found = self._db().execute("SELECT 1 FROM docs WHERE docs MATCH ? LIMIT 1", (_quote(word),)).fetchone()
+        return found is not None
 
     def misread_as(self, query: str) -> dict[str, list[str]]:
         """Per query word, the words read in pictures that may be it misread (none for short or exact words)."""

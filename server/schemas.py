@@ -42,8 +42,19 @@ class ModelInfo(BaseModel):
     arm: str | None = Field(default=None, description='"control" or "candidate" while an A/B test runs, else null')
 
 
+class Respelled(BaseModel):
+    typed: str = Field(description="A word as typed")
+    searched: str = Field(description="The word searched instead")
+
+
 class SearchAnswer(BaseModel):
-    query: str | None = Field(default=None, description="Text search: the query as cleaned")
+    query: str | None = Field(default=None, description="Text search: the query searched (cleaned, and respelled)")
+    typed: str | None = Field(
+        default=None,
+        description="Text search: the query as typed when a word of it was respelled (`spell=false` searches it as "
+        "typed); null when nothing was changed",
+    )
+    respelled: list[Respelled] = Field(default=[], description="Text search: the words respelled, in order")
     query_image_id: str | None = Field(default=None, description="Image search: the indexed image searched with")
     k: int
     model: ModelInfo

@@ -25,6 +25,7 @@ from models.index import VectorIndex
 from models.lexical import WORDS_FILE, LexicalIndex
 from models.registry import ModelVersion, Registry
 from models.runtime import OnnxImageEncoder, OnnxTextEncoder
+from models.spelling import Speller
 from server.schemas import LoadedVersion, PoolStatus
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class LoadedModel:
     index_version: str = ""  # changes whenever the indexed images change; clients key their caches on it
     adapted: bool = False  # text queries go through a query adapter learned from feedback (models/adapter.py)
     words: LexicalIndex | None = None  # word index fused with text search; None for versions built before it
+    speller: Speller | None = None  # corrects typed queries; knows the word index's words (models/spelling.py)
     loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
     _positions: dict[str, int] | None = field(default=None, repr=False)
@@ -263,6 +265,7 @@ class ModelPool:
             index_version=index_version(text_index),
             adapted=adapter is not None,
             words=words,
+            speller=Speller(words.has_word if words else None),
         )
 
     # ---------------------------------------------------------------- eviction

@@ -12,7 +12,7 @@ from PIL import Image
 
 from models.lexical import reasons
 from server.core.config import Settings
-from server.schemas import Description, ModelInfo, Result, SearchAnswer
+from server.schemas import Description, ModelInfo, Respelled, Result, SearchAnswer
 from server.services.features import FeatureReader
 from server.services.model_pool import LoadedModel
 from server.services.uploads import collection_image_id, original_image
@@ -127,7 +127,13 @@ def _model_info(model: LoadedModel) -> ModelInfo:
     )
 
 
-def search_text(model: LoadedModel, features: FeatureReader, query: str, k: int) -> SearchAnswer:
+def search_text(model: LoadedModel, features: FeatureReader, query: str, k: int, spell: bool = True) -> SearchAnswer:
+    """Text→image; with ``spell`` a word in no dictionary and not in the collection is searched respelled
+    ("giraffee" → "giraffe") and the answer says so."""
+    begun = time.perf_counter()
+    typed, respelled = query, []
+    if spell and model.speller is not None:
+        query, respelled = model.speller.correct(query)
     started = time.perf_counter()
     vector = model.text.encode_queries([query])
     encoded = time.perf_counter()
@@ -140,12 +146,15 @@ def search_text(model: LoadedModel, features: FeatureReader, query: str, k: int)
     done = time.perf_counter()
     return SearchAnswer(
         query=query,
+        typed=typed if respelled else None,
+        respelled=[Respelled(typed=r.typed, searched=r.searched) for r in respelled],
         k=k,
         model=_model_info(model),
         weak_threshold=model.weak_threshold,
         no_good_match=all(r.weak for r in results),
         results=results,
         timings_ms={
+            "spell": round((started - begun) * 1000, 2),
             "encode": round((encoded - started) * 1000, 2),
             "search": round((searched - encoded) * 1000, 2),
             "features": round((done - searched) * 1000, 2),

@@ -41,6 +41,11 @@ def no_good_match(page: Page, base: str) -> None:
     page.wait_for_selector(".notice")
 
 
+def respelled(page: Page, base: str) -> None:
+    _search(page, base, "a red baot")  # searched as "a red boat", with a link to search the words as typed
+    page.wait_for_selector(".respelled")
+
+
 def error(page: Page, base: str) -> None:
     page.goto(base + "/")
     page.press("#q", "Enter")  # nothing typed
@@ -135,6 +140,7 @@ STATES: dict[str, Callable[[Page, str], None]] = {
     "home": home,
     "results": results,
     "no good match": no_good_match,
+    "respelled": respelled,
     "error": error,
     "after feedback": after_feedback,
     "picture form": picture_form,

@@ -224,6 +224,30 @@ def test_cache_answers_smaller_k_without_asking_the_server(page, live_server):
     assert calls() == before + 1
 
 
+def test_a_respelled_search_from_the_cache_still_says_what_was_searched(page, live_server):
+    page.add_init_script(RECORD_ANNOUNCEMENTS)
+    page.goto(live_server + "/")
+    search(page, live_server, "a red baot", k=10)
+    wait_for_results(page)
+    heading = page.locator("#results-heading").inner_text()
+    assert heading.endswith("for “a red boat”")
+    said = "Searched for a red boat instead of a red baot."
+    page.wait_for_function("s => (window.__announced || []).some(a => a.endsWith(s))", arg=said)
+    calls = len(requests_to(page, "/search"))
+
+    search(page, live_server, "A red baot", k=5)  # the same key once normalised: answered from the cache
+    page.wait_for_function("() => document.querySelector('.results-section').dataset.k === '5'")
+    assert len(requests_to(page, "/search")) == calls
+    assert page.locator("#results-heading").inner_text().endswith("for “a red boat”")
+    assert page.locator(".results-section").get_attribute("data-announce").endswith(said)
+    assert page.locator('input[name="query"]').first.input_value() == "a red boat"
+
+    page.get_by_role("link", name="Search for “a red baot” as typed").click()  # HTMX, then the URL says so
+    page.wait_for_function("() => !document.querySelector('.respelled') && !document.querySelector('[aria-busy]')")
+    assert page.locator("#results-heading").inner_text().endswith("for “a red baot”")
+    assert "spell=false" in page.url
+
+
 def test_cache_is_capped_and_evicts_least_recently_used(page, live_server):
     page.goto(live_server + "/")
     page.evaluate(

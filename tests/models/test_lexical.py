@@ -130,3 +130,10 @@ def test_an_index_without_words_read_has_no_misreadings(index: LexicalIndex, tmp
 def test_reasons_show_the_misread_text_only_when_the_index_matched_the_text() -> None:
     assert reasons("premium fuel", [], "HESS REMIUM 306", ("text",)) == ['text: "REMIUM"']
     assert reasons("premium fuel", [], "HESS REMIUM 306", ("description",)) == ["words in its description"]
+
+
+def test_has_word_answers_for_any_field_stemmed_and_never_as_sql(index: LexicalIndex) -> None:
+    assert index.has_word("yak") and index.has_word("Dogs") and index.has_word("stop")
+    assert index.has_word("signs")  # stemmed as the index is
+    assert not index.has_word("giraffe") and not index.has_word("") and not index.has_word("   ")
+    assert not index.has_word('"; DROP TABLE docs; --')

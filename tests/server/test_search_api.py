@@ -32,7 +32,7 @@ def test_text_search_returns_ranked_results_with_metadata(client):
     for result in results:  # every result carries its description
         assert set(result["description"]) == {"alt", "long"}
         assert 0 < len(result["description"]["alt"]) <= 125 and len(result["description"]["long"]) > 40
-    assert set(body["timings_ms"]) == {"encode", "search", "features"}
+    assert set(body["timings_ms"]) == {"spell", "encode", "search", "features"}
 
 
 def test_k_larger_than_the_collection(client):
@@ -261,3 +261,16 @@ def test_weak_results_and_no_good_match_follow_the_calibrated_threshold(client):
         assert strict["no_good_match"] is True and all(r["weak"] for r in strict["results"])
     finally:
         model.weak_threshold = None
+
+
+def test_a_typo_is_searched_respelled_and_the_answer_says_so(client):
+    typed = client.get("/api/search", params={"q": "a noisy phtoo", "k": 5}).json()
+    right = client.get("/api/search", params={"q": "a noisy photo", "k": 5}).json()
+    assert typed["query"] == "a noisy photo" and typed["typed"] == "a noisy phtoo"
+    assert typed["respelled"] == [{"typed": "phtoo", "searched": "photo"}]
+    assert [r["image_id"] for r in typed["results"]] == [r["image_id"] for r in right["results"]]
+    assert right["typed"] is None and right["respelled"] == []
+    as_typed = client.get("/api/search", params={"q": "a noisy phtoo", "k": 5, "spell": "false"}).json()
+    assert as_typed["query"] == "a noisy phtoo" and as_typed["typed"] is None and as_typed["respelled"] == []
+    bad = client.get("/api/search", params={"q": "a noisy phtoo", "spell": "maybe"})
+    assert bad.status_code == 422 and "spell" in bad.json()["message"]

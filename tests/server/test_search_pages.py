@@ -218,3 +218,17 @@ def test_the_collection_summary_is_read_again_only_when_the_table_changes(client
     os.utime(table, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     client.get("/")
     assert len(reads) == 2
+
+
+def test_a_respelled_search_says_what_was_searched_and_offers_the_words_as_typed(client):
+    html = client.get("/search", params={"q": "a noisy phtoo", "k": "3"}).text
+    assert "3 results for “a noisy photo”" in html
+    assert "Searched for “a noisy photo” instead of “a noisy phtoo”." in html
+    assert 'data-announce="3 results for a noisy photo. Searched for a noisy photo instead of a noisy phtoo."' in html
+    assert 'data-query="a noisy photo"' in html and 'data-typed="a noisy phtoo"' in html
+    link = re.search(r'<a href="([^"]+)"[^>]*>Search for “a noisy phtoo” as typed</a>', html).group(1)
+    assert link.replace("&amp;", "&") == "/search?q=a+noisy+phtoo&k=3&model=production&spell=false"
+    assert html.count('name="query" value="a noisy photo"') == 3  # votes are for the query searched
+    as_typed = client.get(link.replace("&amp;", "&")).text
+    assert "3 results for “a noisy phtoo”" in as_typed and "Searched for" not in as_typed
+    assert "data-typed" not in client.get("/search", params={"q": "a noisy photo"}).text

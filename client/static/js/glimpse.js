@@ -80,11 +80,14 @@ function learnVersions(model, version, index) {
   if (!before || before.version !== version || before.index !== index) cache.expire();
 }
 
-// A cached fragment cut to k results, its heading and announcement rewritten for the query as typed now.
-function fragmentFor(entry, k, query) {
+// A cached fragment cut to k results, its heading and announcement rewritten for the query as typed now (or
+// for the query searched, when the server respelled it: the fragment says so).
+function fragmentFor(entry, k, typedNow) {
   const holder = document.createElement("div");
   holder.innerHTML = entry.html;
   const section = holder.querySelector(".results-section");
+  const respelled = section && section.dataset.typed;
+  const query = respelled ? section.dataset.query : typedNow;
   const items = holder.querySelectorAll("ol.results > li");
   for (let i = k; i < items.length; i++) items[i].remove();
   const count = Math.min(k, items.length);
@@ -94,9 +97,12 @@ function fragmentFor(entry, k, query) {
   if (section) {
     section.dataset.count = String(count);
     section.dataset.k = String(k);
-    section.dataset.announce = section.dataset.noGoodMatch === "true"
+    const said = section.dataset.noGoodMatch === "true"
       ? "No good match for " + query + ". Showing the closest " + count + "."
       : count + noun + " for " + query;
+    section.dataset.announce = respelled
+      ? said + (said.endsWith(".") ? " " : ". ") + "Searched for " + query + " instead of " + section.dataset.typed + "."
+      : said;
   }
   holder.querySelectorAll('input[name="query"]').forEach((input) => { input.value = query; });
   return holder.innerHTML;

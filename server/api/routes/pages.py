@@ -180,8 +180,10 @@ def search_page(
     q: Annotated[str, Query(max_length=10_000)] = "",
     k: Annotated[str | None, Query(max_length=10)] = None,
     model: Annotated[str, Query(max_length=64)] = "",
+    spell: Annotated[str, Query(max_length=10)] = "",
 ) -> HTMLResponse:
     form = SearchForm(q=q, model=model.strip() or settings.default_model)
+    respell = spell.strip().lower() not in ("false", "0", "no", "off")  # "search as typed" links say false
     form.k = _parse_k(k, form)
     try:
         form.q = clean_query(q)
@@ -191,7 +193,7 @@ def search_page(
     if not form.errors:
         routed = _model_or_error(request, settings, form)
         if routed is not None:
-            answer = _answered(request, search_text(routed.model, _features(request), form.q, form.k), routed)
+            answer = _answered(request, search_text(routed.model, _features(request), form.q, form.k, respell), routed)
     status = 422 if form.errors.keys() & {"q", "k", "model"} else 503 if form.errors else 200
     context = {"collection": collection, "form": form, "answer": answer, "mode": "text"}
     return _page(request, templates, settings, "search.html", context, status)

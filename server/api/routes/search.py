@@ -49,8 +49,11 @@ def search(
     features: Annotated[FeatureReader, Depends(get_features)],
     served: Annotated[ServedCounter, Depends(get_served)],
     k: Annotated[int, Query(ge=1, le=100, description="How many results, 1–100")] = 10,
+    spell: Annotated[
+        bool, Query(description="Respell words in no dictionary and not in the collection (false: search as typed)")
+    ] = True,
 ) -> SearchAnswer:
-    return answered(search_text(routed.model, features, cleaned(q), k), routed, served)
+    return answered(search_text(routed.model, features, cleaned(q), k, spell), routed, served)
 
 
 @router.post(
