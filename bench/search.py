@@ -118,17 +118,19 @@ def baseline_latency(rounds: int) -> tuple[str, str]:
     """The simplest alternative: torch text encoder, numpy brute force over all embeddings, parquet read."""
     import pandas as pd
 
+    from models.bundle import BundleManifest
     from models.encoders import load_encoder
 
-    spec = json.loads(Path("data/06_models/model_bundle.json").read_text())["spec"]
-    encoder = load_encoder(spec)
+    bundle = json.loads(Path("data/06_models/model_bundle.json").read_text())
+    encoder = load_encoder(bundle["spec"])
+    prompt = BundleManifest.load(Path(bundle["folder"])).text.query_prompt  # worded as the server words queries
     table = pd.read_parquet("data/04_feature/image_embeddings.parquet")
     matrix = np.stack(table["embedding"].to_numpy())
     ids = table["image_id"].to_numpy()
     samples = []
     for i in range(rounds + len(QUERIES)):
         started = time.perf_counter()
-        vector = encoder.encode_queries([QUERIES[i % len(QUERIES)]])[0]
+        vector = encoder.encode_texts([prompt.format(QUERIES[i % len(QUERIES)])])[0]
         top = np.argsort(-(matrix @ vector))[:10]
         images = pd.read_parquet("data/03_primary/images.parquet", filters=[("image_id", "in", list(ids[top]))])
         assert len(images) == 10
