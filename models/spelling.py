@@ -90,7 +90,7 @@ class Speller:
             len(word) >= MIN_LETTERS
             and word.isascii()
             and word.isalpha()  # no apostrophe
-            and not (word.isupper())
+            and not word.isupper()
             and (first or not word[0].isupper())
         )
 
