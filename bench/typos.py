@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.feedback_loop import KS, kedro, scratch_project, serve, unvoted_queries
+from bench.feedback_loop import KS, hits_at, kedro, scratch_project, serve, unvoted_queries
 from bench.simulate_users import COCO, coco_queries
 
 KINDS = ("swapped", "dropped", "added", "replaced")
@@ -68,9 +68,8 @@ def recall(
         if answer.get("typed") is not None:
             respelled += 1
             restored += answer["query"] == " ".join(original.split())
-        ranked = [r["image_id"] for r in answer["results"]]
-        for k in KS:
-            hits[k] += truth in ranked[:k]
+        for k, hit in hits_at(answer, truth).items():
+            hits[k] += hit
     return [hits[k] / len(queries) for k in KS], respelled, restored
 
 

@@ -64,12 +64,15 @@ class Speller:
 
     def correct(self, query: str) -> tuple[str, list[Correction]]:
         """The query to search and what was changed in it (nothing: the query itself and ``[]``)."""
-        candidates = [m for m in _WORD.finditer(query) if self._may_correct(m.group(0), first=m.start() == 0)]
-        unknown = [m for m in candidates if not self._known(m.group(0).lower())]
+        words = list(_WORD.finditer(query))
+        unknown = [
+            m
+            for m in words
+            if self._may_correct(m.group(0), first=m.start() == 0) and not self._known(m.group(0).lower())
+        ]
         if not unknown:
             return query, []
-        words = len(_WORD.findall(query))
-        if len(unknown) > 1 and 2 * len(unknown) > words:  # mostly unknown words: probably not English
+        if len(unknown) > 1 and 2 * len(unknown) > len(words):  # mostly unknown words: probably not English
             return query, []
         out, corrections, end = [], [], 0
         for match in unknown:
@@ -110,10 +113,7 @@ class Speller:
         return any(frequency[word[:i]] >= COMMON and frequency[word[i:]] >= COMMON for i in range(3, len(word) - 2))
 
     def _best(self, word: str) -> str | None:
-        near = self.words.candidates(word) or set()
-        near = {w for w in near if w != word and w in self.words.word_frequency}
-        if not near:
-            return None
+        near = self.words.candidates(word) or set()  # listed words one edit away (the word itself is not listed)
         frequency = self.words.word_frequency
         if self._compound(word):  # "clownfish" is not "clownish", but "sandwhich" is "sandwich"
             near = {w for w in near if frequency[w] >= COMMON}
